@@ -1,0 +1,97 @@
+"""Entry webhook throughput: the IVR's POST /voice against a bare Flask app that returns fixed
+TwiML, both under the same gunicorn settings (gunicorn.conf.py), alternating in one run.
+
+    python bench/throughput.py [--seconds 5] [--rounds 3] [--clients 16]
+
+Target: the IVR serves at least 0.85 x the bare app's requests per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import Client, database_url, ivr_servers, reset
+
+TARGET = 0.85
+CALLERS = ["+8613800138000", "+447400123456", "+14155550123", "+85291234567", "+6591234567", "+33612345678"]
+
+
+def load(base: str, seconds: float, clients: int) -> float:
+    """Requests per second that `clients` keep-alive callers get from POST /voice."""
+    done = [0] * clients
+    errors = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def caller(index: int) -> None:
+        client, n = Client(base), 0
+        while time.monotonic() < stop:
+            n += 1
+            status, _ = client.post(
+                "/voice",
+                {
+                    "CallSid": f"CA{index:04d}{n:08d}{time.time_ns()}",
+                    "From": CALLERS[n % len(CALLERS)],
+                    "To": "+18885550100",
+                },
+            )
+            if status == 200:
+                done[index] += 1
+            else:
+                errors[index] += 1
+        client.close()
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if sum(errors):
+        print(f"  {sum(errors)} errors from {base}", file=sys.stderr)
+    return sum(done) / (time.monotonic() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, for both apps")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker, for both apps")
+    args = parser.parse_args()
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    url = database_url(folder)
+    reset(url)
+    ivr_rates, bare_rates = [], []
+    shape = {"workers": args.workers, "threads": args.threads}
+    with (
+        ivr_servers(1, url, **shape) as (ivr,),
+        ivr_servers(1, url, app="bench.bare_app:app", **shape) as (bare,),
+    ):
+        load(ivr, 1, 4)  # warm both up
+        load(bare, 1, 4)
+        for _ in range(args.rounds):
+            ivr_rates.append(load(ivr, args.seconds, args.clients))
+            bare_rates.append(load(bare, args.seconds, args.clients))
+    ivr_rate, bare_rate = statistics.median(ivr_rates), statistics.median(bare_rates)
+    ratio = ivr_rate / bare_rate
+    store = "postgresql" if url.startswith("postgresql") else "sqlite"
+    print(
+        f"throughput: IVR {ivr_rate:.0f} req/s vs bare Flask {bare_rate:.0f} req/s = {ratio:.2f}x "
+        f"(target >= {TARGET}x; {args.clients} clients, {args.workers}x{args.threads} gthread, {store}) "
+        f"{'PASS' if ratio >= TARGET else 'FAIL'}"
+    )
+    return 0 if ratio >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

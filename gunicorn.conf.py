@@ -1,0 +1,56 @@
+"""gunicorn settings for the IVR (`gunicorn wsgi:app` reads this file from the working folder).
+
+Figures behind them are in the README ("Running in production") and bench/.
+"""
+
+import os
+import signal
+import threading
+
+bind = os.environ.get("IVR_BIND", "0.0.0.0:8000")
+# Webhooks mostly wait on the store and the wallet: threads overlap that waiting, and one
+# process per core uses both cores. bench/throughput.py compares the alternatives.
+workers = int(os.environ.get("IVR_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("IVR_THREADS", "4"))
+# Twilio abandons a webhook after 15 s; the app answers within 3 s even with the wallet down,
+# so a worker silent for 10 s is stuck and is replaced.
+timeout = 10
+graceful_timeout = 10  # on reload or stop, calls in progress get their answer
+keepalive = 5  # Twilio reuses connections between the webhooks of a call
+# Recycle workers now and then so slow leaks can never add up (jitter: not all at once).
+max_requests = 20000
+max_requests_jitter = 2000
+accesslog = None  # the app logs each webhook as JSON, with masked numbers
+errorlog = "-"
+
+
+def on_starting(server):
+    """Metrics from every worker: prometheus-client's multiprocess mode, in a fresh folder."""
+    import shutil
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="ivr-metrics-")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_reload(server):
+    """HUP: new workers that meet a broken config edit keep serving the last good one."""
+    os.environ["IVR_RELOADING"] = "1"
+
+
+def post_worker_init(worker):
+    """HUP sent to a worker itself: re-read the config at its next webhook."""
+    hotline = worker.wsgi.extensions.get("ivr") if hasattr(worker.wsgi, "extensions") else None
+    if hotline is not None:
+        signal.signal(signal.SIGHUP, lambda *_: hotline.request_reload())
+        # Connect and check the schema now, not on the first caller's time (a down store is fine).
+        threading.Thread(target=hotline.store.ping, daemon=True).start()

@@ -1,0 +1,101 @@
+"""Cases: lockdowns, disputes, callbacks and voicemails, each with a reference callers can type."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ivr.routing.regions import mask
+from ivr.store import cases
+
+KINDS = ("lockdown", "dispute", "callback", "voicemail")
+
+
+def new_reference() -> str:
+    """Eight digits, never starting with 0: easy to read back and to type on a keypad."""
+    return str(secrets.randbelow(90_000_000) + 10_000_000)
+
+
+def open_case(
+    connection: Connection,
+    *,
+    kind: str,
+    region: str,
+    language: str,
+    status: str,
+    now: datetime,
+    account: str | None = None,
+    call_sid: str | None = None,
+    priority: bool = False,
+    **fields: Any,
+) -> str:
+    """Store a case and return its reference (a fresh one on the rare collision)."""
+    assert kind in KINDS, kind
+    for _ in range(10):
+        reference = new_reference()
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    insert(cases).values(
+                        reference=reference,
+                        kind=kind,
+                        account=account,
+                        region=region,
+                        language=language,
+                        status=status,
+                        priority=priority,
+                        call_sid=call_sid,
+                        note="",
+                        created_at=now,
+                        updated_at=now,
+                        **fields,
+                    )
+                )
+            return reference
+        except IntegrityError:
+            taken = connection.execute(select(cases.c.id).where(cases.c.reference == reference)).first()
+            if taken is None:
+                raise  # another rule, such as one open callback per number
+    raise RuntimeError("could not allocate a case reference")
+
+
+def case_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The contract's JSON for one case."""
+    data: dict[str, Any] = {
+        "reference": row["reference"],
+        "kind": row["kind"],
+        "account": row["account"],
+        "region": row["region"],
+        "status": row["status"],
+        "created_at": row["created_at"].isoformat(),
+        "priority": bool(row["priority"]),
+    }
+    if row["kind"] == "dispute":
+        data["transaction"] = row["transaction"]
+    if row["kind"] == "callback":
+        data["callback_number"] = row["callback_number"]
+        data["requested_at"] = row["requested_at"].isoformat() if row["requested_at"] else None
+    if row["kind"] == "voicemail":
+        data["recording_url"] = row["recording_url"]
+        data["recording_seconds"] = row["recording_seconds"]
+    return data
+
+
+def list_cases(connection: Connection, kind: str | None = None) -> list[dict[str, Any]]:
+    query = select(cases).order_by(cases.c.created_at, cases.c.id)
+    if kind:
+        query = query.where(cases.c.kind == kind)
+    return [case_json(dict(row)) for row in connection.execute(query).mappings()]
+
+
+def masked(data: dict[str, Any]) -> dict[str, Any]:
+    """A case for display to ops: the callback number masked."""
+    if data.get("callback_number"):
+        return {**data, "callback_number": mask(data["callback_number"])}
+    return data

@@ -1,0 +1,565 @@
+"""The `ivr` command: check config, route a number, serve, simulate calls, ops tools."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ivr.config import Config, ConfigError, load_config
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("IVR_CONFIG_DIR", "config"))
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """An ISO-8601 instant; a naive one is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 date and time") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+def load_or_exit() -> Config:
+    try:
+        return load_config(config_dir())
+    except ConfigError as exc:
+        for error in exc.errors:
+            click.echo(error, err=True)
+        sys.exit(1)
+
+
+def open_hotline() -> Any:
+    """The hotline on the environment's store and config, as the server would build it."""
+    from ivr import build_hotline
+
+    load_or_exit()
+    return build_hotline(
+        {
+            "CONFIG_DIR": str(config_dir()),
+            "DATABASE_URL": os.environ.get("DATABASE_URL"),
+            "WALLET_URL": os.environ.get("IVR_WALLET_URL"),
+            "WALLET_TOKEN": os.environ.get("IVR_WALLET_TOKEN"),
+            "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
+            "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
+            "SMS_FROM": os.environ.get("IVR_SMS_FROM"),
+            "SNAPSHOT": False,  # only servers keep the last good config
+        }
+    )
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A plain aligned table for people; --json is for programs."""
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [[str(row.get(c) if row.get(c) is not None else "-") for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def show(record: dict[str, Any], as_json: bool) -> None:
+    """One record: JSON for programs, `key value` lines for people."""
+    if as_json:
+        emit(record)
+        return
+    for key, value in record.items():
+        click.echo(f"{key:<9} {value}")
+
+
+def emit(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group()
+def main() -> None:
+    """OK Wallet hotline IVR."""
+
+
+@main.command()
+def check() -> None:
+    """Validate config/regions.yaml and config/hours.yaml."""
+    config = load_or_exit()
+    click.echo("OK")
+    click.echo(config.summary())
+
+
+@main.command()
+@click.argument("number")
+@click.option("--to", "dialed", help="The number the caller dialed.")
+@click.option("--at", "at", help="ISO-8601 instant (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def route(number: str, dialed: str | None, at: str | None, as_json: bool) -> None:
+    """Which region answers NUMBER, and whether its agents are open."""
+    answer = open_hotline().route(number, dialed, parse_instant(at))
+    data = answer.as_json()
+    if as_json:
+        emit(data)
+        return
+    state = "open" if data["open"] else f"closed ({data['reason']}), next open {data['next_open']}"
+    click.echo(
+        f"{data['region']} (by {data['matched_by']}): {state}; "
+        f"hotline {data['hotline']}; language {data['language']}"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Local development: a known signing token if TWILIO_AUTH_TOKEN is unset; 127.0.0.1 only.",
+)
+def serve(host: str, port: int, dev: bool) -> None:
+    """Serve the IVR (production: `gunicorn wsgi:app`)."""
+    from werkzeug.serving import run_simple
+
+    from ivr import DEV_TOKEN, StartupError, create_app, is_loopback
+
+    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    if not token and not dev:
+        raise click.ClickException("TWILIO_AUTH_TOKEN is not set (use --dev for local development)")
+    if dev and not token:
+        if not is_loopback(host):
+            raise click.ClickException("--dev without TWILIO_AUTH_TOKEN binds 127.0.0.1 only")
+        click.secho(
+            "!! DEV MODE: TWILIO_AUTH_TOKEN unset; webhooks are checked against the public dev "
+            f"token {DEV_TOKEN!r}.\n!! Bound to {host} only. Never expose this server.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    try:
+        app = create_app({"DEV_MODE": dev})
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Serving the IVR on http://{host}:{port}/voice", err=True)
+    run_simple(host, port, app, threaded=True)
+
+
+@main.group()
+def cases() -> None:
+    """Lockdowns, disputes, callbacks and voicemails."""
+
+
+@cases.command("list")
+@click.option("--kind", type=click.Choice(["lockdown", "dispute", "callback", "voicemail"]))
+@click.option("--json", "as_json", is_flag=True)
+def cases_list(kind: str | None, as_json: bool) -> None:
+    """Every case, oldest first (callback numbers masked in the table, full in --json)."""
+    from ivr.cases import list_cases, masked
+
+    hotline = open_hotline()
+    with hotline.store.begin() as connection:
+        rows = list_cases(connection, kind)
+    if as_json:
+        emit(rows)
+        return
+    table([masked(r) for r in rows], ["reference", "kind", "account", "region", "status", "created_at"])
+
+
+@main.group()
+def sms() -> None:
+    """The SMS outbox."""
+
+
+@sms.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def sms_list(as_json: bool) -> None:
+    """Every text, oldest first (the table masks numbers)."""
+    from ivr.routing.regions import mask
+
+    rows = open_hotline().sms.outbox()
+    if as_json:
+        emit(rows)
+        return
+    table([{**r, "to": mask(r["to"])} for r in rows], ["to", "status", "created_at", "body"])
+
+
+@sms.command("retry")
+def sms_retry() -> None:
+    """Send again the failed texts whose next try has come (backoff 30 s, doubling; 5 tries)."""
+    from ivr.hotline import system_clock
+
+    hotline = open_hotline()
+    counts = hotline.sms.retry_due(system_clock())
+    if hotline.sms.client is None:
+        click.echo("SMS are not sent anywhere (TWILIO_ACCOUNT_SID unset): nothing to retry")
+        return
+    click.echo(f"sent {counts['sent']}, failed again {counts['failed']}, given up {counts['expired']}")
+
+
+@main.group()
+def wallet() -> None:
+    """Look into the wallet back end (the demo wallet unless IVR_WALLET_URL is set)."""
+
+
+@wallet.command("show")
+@click.argument("account")
+@click.option("--json", "as_json", is_flag=True)
+def wallet_show(account: str, as_json: bool) -> None:
+    """One account: username, registered phone, locked."""
+    found = open_hotline().wallet.get_account(account)
+    if found is None:
+        raise click.ClickException(f"no account {account}")
+    show(found.as_json(), as_json)
+
+
+@wallet.command("txn")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True)
+def wallet_txn(reference: str, as_json: bool) -> None:
+    """One transaction: account, status, amount."""
+    found = open_hotline().wallet.get_transaction(reference)
+    if found is None:
+        raise click.ClickException(f"no transaction {reference}")
+    show(found.as_json(), as_json)
+
+
+@main.command()
+@click.option("--from", "caller", required=True, help="The caller's number (or anonymous).")
+@click.option("--to", "dialed", default=None, help="The number dialed (default: the caller's region's).")
+@click.option("--at", "at", help="Run the whole call at this ISO-8601 instant (in-process only).")
+@click.option("--keys", help="Keys for each menu in turn, comma-separated ('' is silence); else stdin.")
+@click.option(
+    "--dial-status",
+    type=click.Choice(["completed", "busy", "no-answer", "failed", "canceled"]),
+    default="completed",
+    show_default=True,
+    help="How every <Dial> ends.",
+)
+@click.option(
+    "--queue-result",
+    type=click.Choice(["bridged", "hangup", "queue-full", "error"]),
+    default="bridged",
+    show_default=True,
+    help="How a queue wait ends (unless the caller leaves).",
+)
+@click.option("--url", help="A running server's base URL; requests are signed with TWILIO_AUTH_TOKEN.")
+@click.option("--json", "as_json", is_flag=True, help="Print the transcript as JSON.")
+def call(
+    caller: str,
+    dialed: str | None,
+    at: str | None,
+    keys: str | None,
+    dial_status: str,
+    queue_result: str,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """Simulate a call: what the caller hears and does, step by step."""
+    from ivr.scenarios import simulate
+    from ivr.simulator import SimulationError, Simulator, keys_from_list, signed_transport
+
+    config = load_or_exit()
+    instant = parse_instant(at)
+    if dialed is None:
+        from ivr.routing.regions import route_call
+
+        dialed = route_call(config, caller, None).region.numbers[0]
+    key_list = keys.split(",") if keys is not None else None
+    keypad = None if key_list is not None else _stdin_keypad(quiet=as_json)
+    printer = None if as_json else _print_step
+    try:
+        if url:
+            if instant is not None:
+                raise click.UsageError("--at needs the in-process simulator: a server keeps its own clock")
+            transcript = Simulator(
+                signed_transport(url, _token(), _http_send),
+                caller,
+                dialed,
+                keypad or keys_from_list(key_list or []),
+                dial_status,
+                queue_result,
+                on_step=printer,
+            ).run()
+            extra: dict[str, Any] = {}
+        else:
+            outcome = simulate(
+                config_dir(),
+                caller,
+                dialed,
+                instant,
+                key_list,
+                dial_status,
+                queue_result,
+                on_step=printer,
+                keypad=keypad,
+            )
+            transcript = outcome.transcript
+            extra = {
+                "region": outcome.region,
+                "language": outcome.language,
+                "cases": dict(outcome.cases),
+                "sms": outcome.sms,
+            }
+    except SimulationError as error:
+        raise click.ClickException(f"simulation stopped: {error}") from None
+    if as_json:
+        emit({**transcript.as_json(), **extra})
+    else:
+        click.echo(f"-- call ended: {transcript.ended}; dialed: {', '.join(transcript.dialed) or 'nobody'}")
+
+
+def _token() -> str:
+    from ivr import DEV_TOKEN
+
+    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    if not token:
+        click.echo(f"ivr call: TWILIO_AUTH_TOKEN unset, signing with the dev token {DEV_TOKEN!r}", err=True)
+    return token or DEV_TOKEN
+
+
+def _http_send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+    import requests
+
+    try:
+        response = requests.post(url, data=form, headers=headers, timeout=15)
+    except requests.RequestException as exc:
+        from ivr.simulator import SimulationError
+
+        raise SimulationError(f"POST {url}: {type(exc).__name__}") from None
+    return response.status_code, response.text
+
+
+def _stdin_keypad(quiet: bool) -> Any:
+    """One line of keys per menu from stdin; an empty line is silence, end of input hangs up."""
+
+    def press(_heard: str) -> str | None:
+        if not quiet and sys.stdin.isatty():
+            click.echo("keys> ", nl=False, err=True)
+        line = sys.stdin.readline()
+        return None if line == "" else line.strip()
+
+    return press
+
+
+def _print_step(step: dict[str, Any]) -> None:
+    if step["verb"] == "Say":
+        click.echo(f"[{step['language']}] {step['text']}")
+    else:
+        click.echo(f"  > {step['text']}")
+
+
+@main.group()
+def scenarios() -> None:
+    """Scripted calls with expectations (tests/scenarios/)."""
+
+
+@scenarios.command("run")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def scenarios_run(paths: tuple[Path, ...]) -> None:
+    """Run scenario files (or folders of them): a PASS/FAIL line each, exit 1 on any failure."""
+    from ivr import scenarios as scenario_module
+    from ivr.simulator import SimulationError
+
+    load_or_exit()
+    passed = failed = 0
+    for path in scenario_module.scenario_files(list(paths)):
+        try:
+            scenario = scenario_module.load(path)
+            outcome = scenario_module.simulate(
+                config_dir(),
+                scenario.caller,
+                scenario.to or "",
+                scenario.at,
+                scenario.keys,
+                scenario.dial_status,
+                scenario.queue_result,
+            )
+            problems = scenario_module.check(scenario, outcome)
+            name = scenario.name
+        except ConfigError as error:
+            problems, name = error.errors, path.name
+        except SimulationError as error:
+            problems, name = [f"simulation stopped: {error}"], path.name
+        if problems:
+            failed += 1
+            click.echo(f"FAIL {path.name}: {name}")
+            for problem in problems:
+                click.echo(f"     - {problem}")
+        else:
+            passed += 1
+            click.echo(f"PASS {path.name}: {name}")
+    click.echo(f"{passed} passed, {failed} failed")
+    if failed or not passed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("region")
+@click.option("--from", "start", help="First day, YYYY-MM-DD (default: today in the region).")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 400))
+@click.option("--json", "as_json", is_flag=True)
+def hours(region: str, start: str | None, days: int, as_json: bool) -> None:
+    """A day-by-day table of REGION's open intervals, holidays and closures (local time)."""
+    from datetime import date
+
+    from ivr.routing.hours import week_table
+
+    config = load_or_exit()
+    if region not in config.regions:
+        raise click.BadParameter(f"{region!r} is not one of {', '.join(config.regions)}", param_hint="REGION")
+    chosen = config.regions[region]
+    try:
+        first = date.fromisoformat(start) if start else datetime.now(chosen.zone).date()
+    except ValueError:
+        raise click.BadParameter(f"{start!r} is not a date like 2026-02-17", param_hint="--from") from None
+    schedule = config.schedule_for(chosen)
+    rows = [
+        {
+            "date": d.date.isoformat(),
+            "weekday": d.date.strftime("%a"),
+            "open": ["00:00-24:00"] if schedule.always_open else [str(i) for i in d.intervals],
+            "kind": "always_open" if schedule.always_open else d.kind,
+            "note": d.detail,
+        }
+        for d in week_table(schedule, first, days)
+    ]
+    if as_json:
+        emit({"region": region, "timezone": chosen.timezone, "days": rows})
+        return
+    click.echo(f"{region} ({chosen.name}), local time {chosen.timezone}")
+    labels = {
+        "holiday": "holiday",
+        "closure": "closed",
+        "special_hours": "special hours",
+        "make_up_workday": "make-up working day",
+        "regular": "",
+        "always_open": "24 hours",
+    }
+    for row in rows:
+        intervals = ", ".join(row["open"]) or "closed"
+        note = "; ".join(part for part in (labels[str(row["kind"])], str(row["note"])) if part)
+        click.echo(f"{row['date']} {row['weekday']}  {intervals:<24} {note}".rstrip())
+
+
+@main.command("twilio-setup")
+@click.option("--public-url", required=True, help="The https:// base URL Twilio reaches this server at.")
+def twilio_setup(public_url: str) -> None:
+    """Twilio CLI commands that point every dialed number at this server (pipe them to sh)."""
+    from urllib.parse import urlsplit
+
+    config = load_or_exit()
+    parts = urlsplit(public_url)
+    if parts.scheme != "https" or not parts.hostname or parts.hostname in ("localhost", "127.0.0.1"):
+        raise click.BadParameter(
+            "must be a public https:// URL (use a tunnel for a local server)", param_hint="--public-url"
+        )
+    base = public_url.rstrip("/")
+    click.echo("# Generated by `ivr twilio-setup`: points each number at this IVR. Needs the Twilio CLI,")
+    click.echo("# logged in (twilio login) or with TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN set.")
+    for code, region in config.regions.items():
+        for number in region.numbers:
+            click.echo(f"# {code}: {number}")
+            click.echo(
+                f"twilio phone-numbers:update {number} --voice-url {base}/voice --voice-method POST "
+                f"--voice-fallback-url {base}/voice/fallback --voice-fallback-method POST"
+            )
+            click.echo(
+                f"sid=$(twilio api:core:incoming-phone-numbers:list --phone-number {number} "
+                f"--properties sid --no-header) && twilio api:core:incoming-phone-numbers:update "
+                f'--sid "$sid" --status-callback {base}/voice/status --status-callback-method POST'
+            )
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to DATABASE_URL (safe while servers run; one at a time)."""
+    from ivr.store import Store
+
+    store = Store()
+    before, after = store.upgrade()
+    click.echo(f"database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    store.dispose()
+
+
+@main.group()
+def region() -> None:
+    """Emergency closures: in force on every server at its next call (within a second)."""
+
+
+def hotline_for_region(code: str) -> Any:
+    hotline = open_hotline()
+    if code not in hotline.config.regions:
+        raise click.BadParameter(
+            f"{code!r} is not one of {', '.join(hotline.config.regions)}", param_hint="CODE"
+        )
+    return hotline
+
+
+@region.command("close")
+@click.argument("code")
+@click.option("--reason", required=True, help="What happened, for ops (callers hear --category).")
+@click.option(
+    "--category",
+    type=click.Choice(["outage", "weather", "maintenance", "other"]),
+    default="other",
+    show_default=True,
+    help="What callers are told, in their language.",
+)
+@click.option("--until", "until", help="ISO-8601 end (default: until `ivr region reopen`).")
+def region_close(code: str, reason: str, category: str, until: str | None) -> None:
+    """Close REGION's agents now; self-service and theft lockdown keep working."""
+    hotline = hotline_for_region(code)
+    end = parse_instant(until)
+    hotline.close_region(code, reason, category, end)
+    click.echo(
+        f"{code} closed ({category}: {reason})" + (f" until {end.isoformat()}" if end else " until reopened")
+    )
+
+
+@region.command("reopen")
+@click.argument("code")
+def region_reopen(code: str) -> None:
+    """End REGION's emergency closure: its normal schedule applies again."""
+    hotline = hotline_for_region(code)
+    click.echo(f"{code} reopened" if hotline.reopen_region(code) else f"{code} had no emergency closure")
+
+
+@main.command()
+@click.option("--from", "start", help="ISO-8601 start (default: 7 days ago).")
+@click.option("--to", "end", help="ISO-8601 end (default: now).")
+@click.option("--json", "as_json", is_flag=True)
+def report(start: str | None, end: str | None, as_json: bool) -> None:
+    """Calls by region and outcome, containment, time to lockdown, callbacks waiting."""
+    from ivr.reports import build_report
+
+    hotline = open_hotline()
+    data = build_report(hotline, parse_instant(start), parse_instant(end))
+    if as_json:
+        emit(data)
+        return
+    click.echo(f"Calls {data['from']} to {data['to']}: {data['calls']}")
+    table(
+        [{"region": r, **counts} for r, counts in data["by_region"].items()],
+        ["region", "calls", *data["outcomes"]],
+    )
+    click.echo(
+        f"Self-service containment: {data['containment_rate']:.0%} "
+        f"(lockdown, recovery, transaction, dispute without an agent)"
+    )
+    median = data["median_seconds_to_lockdown"]
+    click.echo(f"Median time from answer to lockdown: {'-' if median is None else f'{median:.0f} s'}")
+    waiting = data["callbacks_waiting"]
+    click.echo(
+        f"Callbacks waiting: {waiting['count']}"
+        + (f", oldest {waiting['oldest_minutes']:.0f} min" if waiting["count"] else "")
+    )

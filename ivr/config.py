@@ -1,0 +1,479 @@
+"""Load and validate `regions.yaml` and `hours.yaml` into typed, frozen objects.
+
+This is the only module that reads YAML. Every problem is collected and reported at once as
+`file:line: key: problem`, so ops can fix a whole edit in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, available_timezones
+
+import holidays
+import phonenumbers
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """A config that cannot be served; `errors` holds one `file:line: key: problem` each."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+# --- field types -------------------------------------------------------------------------
+
+
+def _e164(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if e164 != value:
+        raise ValueError(f"{value!r} must be written in E.164 form, {e164!r}")
+    return value
+
+
+def _country(value: str) -> str:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{value!r} is not an ISO 3166 country code phonenumbers knows")
+    return value
+
+
+def _timezone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"{value!r} is not a known time zone")
+    return value
+
+
+def _weekday(value: str) -> int:
+    if value not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday (one of {', '.join(WEEKDAYS)})")
+    return WEEKDAYS.index(value)
+
+
+E164 = Annotated[str, AfterValidator(_e164)]
+Country = Annotated[str, AfterValidator(_country)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    """Opening time in minutes after local midnight of the day it starts; `end` may pass 1440."""
+
+    start: int
+    end: int
+
+    @classmethod
+    def parse(cls, text: str) -> Interval:
+        match = _INTERVAL.match(text.strip()) if isinstance(text, str) else None
+        if not match:
+            raise ValueError(f"{text!r} is not an interval like '09:00-18:00'")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(f"{text!r} has an impossible time of day")
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if end <= start:  # runs past midnight into the next day
+            end += 1440
+        return cls(start, end)
+
+    def __str__(self) -> str:
+        def hhmm(minutes: int) -> str:
+            return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+        return f"{hhmm(self.start)}-{hhmm(self.end)}"
+
+
+def _intervals(values: Any) -> tuple[Interval, ...]:
+    if not isinstance(values, list):
+        raise ValueError("must be a list of intervals like ['09:00-18:00']")
+    parsed = sorted(Interval.parse(v) for v in values)
+    for first, second in pairwise(parsed):
+        if second.start < first.end:
+            raise ValueError(f"intervals {first} and {second} overlap")
+    return tuple(parsed)
+
+
+IntervalList = Annotated[tuple[Interval, ...], BeforeValidator(_intervals)]
+
+
+# --- regions.yaml --------------------------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Voice(_Frozen):
+    """How one language is spoken by Twilio's <Say>."""
+
+    say_language: str
+    voice: str
+
+
+class Region(_Frozen):
+    """One regional hotline."""
+
+    code: str = ""
+    name: str
+    countries: tuple[Country, ...] = ()
+    hotline: E164
+    numbers: tuple[E164, ...] = ()
+    timezone: TimeZoneName
+    languages: tuple[str, ...] = Field(min_length=1)
+    hours: str
+    queue: str | None = None
+    support_email: str = "support@okwallet.example"
+    ring_timeout: int = Field(default=25, ge=5, le=60)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _reset_url(value: str) -> str:
+    if not value.startswith("https://") or "{token}" not in value:
+        raise ValueError(f"{value!r} must be an https:// URL containing {{token}}")
+    return value
+
+
+class RegionsFile(_Frozen):
+    default_region: str
+    fraud_desk: E164
+    reset_url: Annotated[str, AfterValidator(_reset_url)] = (
+        "https://wallet.okwallet.example/reset?token={token}"
+    )
+    languages: dict[str, Voice]
+    regions: dict[str, dict[str, Any]] = Field(min_length=1)  # each validated on its own
+
+
+# --- hours.yaml ----------------------------------------------------------------------------
+
+
+class HolidayCalendar(_Frozen):
+    """A public-holiday calendar from the `holidays` package."""
+
+    country: str
+    subdiv: str | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country the holidays package supports")
+        return value
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> HolidayCalendar:
+        supported = holidays.list_supported_countries()[self.country]
+        if self.subdiv is not None and self.subdiv not in supported:
+            raise ValueError(
+                f"subdivision {self.subdiv!r} is not one of {self.country}'s: {', '.join(supported)}"
+            )
+        return self
+
+
+class Schedule(_Frozen):
+    """Weekly opening hours plus the holiday calendar that closes them."""
+
+    always_open: bool = False
+    weekly: dict[str, IntervalList] = {}
+    holidays: HolidayCalendar | None = None
+    make_up_days_follow: str | None = None
+
+    @field_validator("make_up_days_follow")
+    @classmethod
+    def _follow_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            _weekday(value)
+        return value
+
+
+class SpecialDay(_Frozen):
+    hours: IntervalList
+    reason: str = Field(min_length=1)
+
+
+class HoursFile(_Frozen):
+    schedules: dict[str, dict[str, Any]] = Field(min_length=1)  # each validated on its own
+    closures: dict[str, dict[date, Annotated[str, Field(min_length=1)]]] = {}
+    special_hours: dict[str, dict[date, SpecialDay]] = {}
+
+
+# --- the loaded config ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """A schedule resolved for lookups: intervals per weekday (0 = Monday)."""
+
+    name: str
+    always_open: bool
+    days: tuple[tuple[Interval, ...], ...]
+    holidays: HolidayCalendar | None
+    make_up_days_follow: int | None
+    closures: Mapping[date, str]
+    special_hours: Mapping[date, SpecialDay]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the IVR knows from its two config files."""
+
+    default_region: str
+    fraud_desk: str
+    reset_url: str
+    voices: Mapping[str, Voice]
+    regions: Mapping[str, Region]
+    schedules: Mapping[str, WeeklyHours]
+    source: Path
+
+    @cached_property
+    def region_by_country(self) -> Mapping[str, Region]:
+        return {c: r for r in self.regions.values() for c in r.countries}
+
+    @cached_property
+    def region_by_number(self) -> Mapping[str, Region]:
+        return {n: r for r in self.regions.values() for n in r.numbers}
+
+    @property
+    def default(self) -> Region:
+        return self.regions[self.default_region]
+
+    def schedule_for(self, region: Region) -> WeeklyHours:
+        return self.schedules[region.hours]
+
+    def summary(self) -> str:
+        lines = [f"{len(self.regions)} regions, default {self.default_region}"]
+        for region in self.regions.values():
+            countries = ",".join(region.countries) or "every other"
+            lines.append(
+                f"  {region.code:<7} {countries:<8} hotline {region.hotline:<15} "
+                f"{region.timezone:<17} {'/'.join(region.languages)}"
+                + (f"  queue {region.queue}" if region.queue else "")
+            )
+        return "\n".join(lines)
+
+
+# --- YAML with line numbers ----------------------------------------------------------------
+
+
+def _compose(path: Path) -> tuple[Any, dict[Loc, int]]:
+    """Parse YAML keeping every scalar a string (phone numbers, times) and each key's line."""
+    lines: dict[Loc, int] = {}
+
+    def build(node: yaml.Node, loc: Loc) -> Any:
+        lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                lines[(*loc, key)] = key_node.start_mark.line + 1
+                out[key] = build(value_node, (*loc, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        if node.tag == "tag:yaml.org,2002:null":
+            return None
+        if node.tag == "tag:yaml.org,2002:bool":
+            return node.value.lower() in ("true", "yes", "on")
+        return node.value
+
+    with path.open(encoding="utf-8") as handle:
+        root = yaml.compose(handle, Loader=yaml.SafeLoader)
+    return (build(root, ()) if root is not None else {}), lines
+
+
+@dataclass
+class _Errors:
+    """Collects `file:line: key: problem` for one file."""
+
+    path: Path
+    lines: dict[Loc, int]
+    items: list[str]
+
+    def add(self, loc: Loc, problem: str) -> None:
+        line = next((self.lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in self.lines), 1)
+        key = ".".join(str(part) for part in loc) or "(top)"
+        self.items.append(f"{self.path}:{line}: {key}: {problem}")
+
+    def add_validation(self, error: ValidationError, at: Loc = ()) -> None:
+        for item in error.errors():
+            loc = (*at, *(p for p in item["loc"] if p != "[key]"))
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] not in ("value_error", "assertion_error") and "input" in item:
+                shown = item["input"]
+                if not isinstance(shown, dict | list):
+                    message = f"{message} (got {shown!r})"
+            self.add(loc, message)
+
+
+def _read(path: Path, errors: list[str]) -> tuple[Any, _Errors] | None:
+    try:
+        data, lines = _compose(path)
+    except FileNotFoundError:
+        errors.append(f"{path}:1: (file): not found")
+        return None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        errors.append(f"{path}:{line}: (syntax): {exc.problem or exc}")
+        return None
+    if not isinstance(data, dict):
+        errors.append(f"{path}:1: (top): must be a mapping of keys")
+        return None
+    return data, _Errors(path, lines, errors)
+
+
+def _validate(model: type[M], data: Any, errors: _Errors, at: Loc = ()) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors.add_validation(exc, at)
+        return None
+
+
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    """Any other YAML file the IVR reads (scenarios), validated with the same error format."""
+    messages: list[str] = []
+    read = _read(path, messages)
+    result = _validate(model, *read) if read else None
+    if result is None or messages:
+        raise ConfigError(messages)
+    return result
+
+
+def _expand_days(spec: str) -> Iterator[int]:
+    """'mon-fri' -> 0..4, 'sat' -> 5."""
+    first, _, last = spec.partition("-")
+    start = _weekday(first)
+    end = _weekday(last) if last else start
+    if end < start:
+        raise ValueError(f"day range {spec!r} runs backwards")
+    yield from range(start, end + 1)
+
+
+def _resolve_weekly(name: str, schedule: Schedule, errors: _Errors) -> tuple[tuple[Interval, ...], ...]:
+    days: list[tuple[Interval, ...] | None] = [None] * 7
+    for spec, intervals in schedule.weekly.items():
+        loc: Loc = ("schedules", name, "weekly", spec)
+        try:
+            numbers = list(_expand_days(spec))
+        except ValueError as exc:
+            errors.add(loc, str(exc))
+            continue
+        for day in numbers:
+            if days[day] is not None:
+                errors.add(loc, f"{WEEKDAYS[day]} is given hours twice")
+            days[day] = intervals
+    resolved = tuple(d or () for d in days)
+    # An interval that runs past midnight must end before the next day's first one starts.
+    for day, intervals in enumerate(resolved):
+        following = resolved[(day + 1) % 7]
+        if intervals and following and intervals[-1].end - 1440 > following[0].start:
+            errors.add(
+                ("schedules", name, "weekly"),
+                f"{WEEKDAYS[day]} {intervals[-1]} overlaps {WEEKDAYS[(day + 1) % 7]} {following[0]}",
+            )
+    if not schedule.always_open and not any(resolved):
+        errors.add(("schedules", name), "has no opening hours and is not always_open")
+    return resolved
+
+
+def load_config(directory: str | Path) -> Config:
+    """Read `regions.yaml` and `hours.yaml` from `directory`; raise ConfigError listing every problem."""
+    directory = Path(directory)
+    messages: list[str] = []
+    regions_read = _read(directory / "regions.yaml", messages)
+    hours_read = _read(directory / "hours.yaml", messages)
+    regions_file = hours_file = None
+    if regions_read:
+        regions_file = _validate(RegionsFile, *regions_read)
+    if hours_read:
+        hours_file = _validate(HoursFile, *hours_read)
+    if regions_file is None or hours_file is None or regions_read is None or hours_read is None:
+        raise ConfigError(messages or ["config: could not be read"])
+
+    r_err, h_err = regions_read[1], hours_read[1]
+    schedules: dict[str, WeeklyHours] = {}
+    for name, raw_schedule in hours_file.schedules.items():
+        schedule = _validate(Schedule, raw_schedule, h_err, ("schedules", name))
+        if schedule is None:
+            continue
+        follow = schedule.make_up_days_follow
+        schedules[name] = WeeklyHours(
+            name=name,
+            always_open=schedule.always_open,
+            days=_resolve_weekly(name, schedule, h_err),
+            holidays=schedule.holidays,
+            make_up_days_follow=WEEKDAYS.index(follow) if follow else None,
+            closures=hours_file.closures.get(name, {}),
+            special_hours=hours_file.special_hours.get(name, {}),
+        )
+    for section in ("closures", "special_hours"):
+        for name in getattr(hours_file, section):
+            if name not in hours_file.schedules:
+                h_err.add((section, name), f"no schedule named {name!r} in schedules")
+
+    regions: dict[str, Region] = {}
+    owner: dict[str, str] = {}
+    dialed: dict[str, str] = {}
+    for code, raw_region in regions_file.regions.items():
+        loc: Loc = ("regions", code)
+        region = _validate(Region, {**raw_region, "code": code}, r_err, loc)
+        if region is None:
+            continue
+        regions[code] = region
+        if region.hours not in hours_file.schedules:
+            r_err.add((*loc, "hours"), f"no schedule named {region.hours!r} in hours.yaml")
+        for i, language in enumerate(region.languages):
+            if language not in regions_file.languages:
+                r_err.add((*loc, "languages", i), f"language {language!r} is not defined under languages")
+        for i, country in enumerate(region.countries):
+            if country in owner:
+                r_err.add((*loc, "countries", i), f"{country} is already claimed by region {owner[country]}")
+            owner[country] = code
+        for i, number in enumerate(region.numbers):
+            if number in dialed:
+                r_err.add((*loc, "numbers", i), f"{number} is already dialed for region {dialed[number]}")
+            dialed[number] = code
+    if regions_file.default_region not in regions_file.regions:
+        r_err.add(("default_region",), f"no region named {regions_file.default_region!r}")
+    if messages:
+        raise ConfigError(messages)
+    return Config(
+        default_region=regions_file.default_region,
+        fraud_desk=regions_file.fraud_desk,
+        reset_url=regions_file.reset_url,
+        voices=regions_file.languages,
+        regions=regions,
+        schedules=schedules,
+        source=directory,
+    )

@@ -1,0 +1,132 @@
+"""One webhook's view of a call: where it is routed, whether agents are open, what to say."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from sqlalchemy.engine import Connection
+from twilio.twiml import TwiML
+
+from ivr.cases import open_case
+from ivr.config import Config, Region, Voice
+from ivr.flows import prompts
+from ivr.routing.hours import Status
+from ivr.routing.regions import Route
+
+if TYPE_CHECKING:
+    from ivr.hotline import Hotline
+
+# Query parameters a flow carries from step to step (the signature covers them, so callers
+# cannot forge them). Everything else about the call is recomputed from Twilio's fields.
+CARRIED = ("lang", "theft")
+
+
+@dataclass
+class Call:
+    """Everything a flow step needs, and nothing from the web framework."""
+
+    hotline: Hotline
+    route: Route
+    status: Status
+    language: str
+    now: datetime
+    sid: str
+    params: Mapping[str, str]
+    carried: dict[str, str] = field(default_factory=dict)
+    _state: dict[str, Any] | None = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """What this call has proved and chosen so far, kept in the store."""
+        if self._state is None:
+            self._state = self.hotline.load_state(self.sid)
+        return self._state
+
+    def remember(self, **values: Any) -> None:
+        self.state.update(values)
+        self.hotline.save_state(self.sid, self.state)
+
+    @property
+    def account_phone(self) -> str | None:
+        """The number that identifies the caller's account: one they typed, else the calling number."""
+        return self.state.get("phone") or self.route.caller
+
+    def open_case(self, connection: Connection, kind: str, *, status: str = "open", **fields: Any) -> str:
+        """Store a case for this call (its region, language, time and theft mark); its reference."""
+        fields.setdefault("priority", self.theft)
+        return open_case(
+            connection,
+            kind=kind,
+            region=self.region.code,
+            language=self.language,
+            status=status,
+            now=self.now,
+            call_sid=self.sid,
+            **fields,
+        )
+
+    @property
+    def theft(self) -> bool:
+        return self.carried.get("theft") == "1"
+
+    @property
+    def config(self) -> Config:
+        return self.hotline.config
+
+    @property
+    def region(self) -> Region:
+        return self.route.region
+
+    @property
+    def digits(self) -> str:
+        return self.params.get("Digits", "").strip()
+
+    @property
+    def miss(self) -> int:
+        """Consecutive misses (no input or a wrong key) in the current menu."""
+        raw = self.params.get("miss", "0")
+        return min(int(raw), 9) if raw.isdigit() else 0
+
+    def voice(self, language: str | None = None) -> Voice:
+        return self.config.voices[language or self.language]
+
+    def line(self, key: str, language: str | None = None, **values: str) -> str:
+        return prompts.text(language or self.language, key, **values)
+
+    def say(self, node: TwiML, *lines: str, language: str | None = None) -> None:
+        """Speak `lines` (already in `language`) with that language's voice."""
+        voice = self.voice(language)
+        node.say(" ".join(lines), language=voice.say_language, voice=voice.voice)
+
+    def when(self, moment: datetime) -> str:
+        return prompts.spoken_when(self.language, moment.astimezone(self.region.zone), self.now)
+
+    def url(self, path: str, **query: Any) -> str:
+        """A relative action URL that keeps the call's language and carried flags."""
+        values = {"lang": self.language, **self.carried}
+        values.update({k: str(v) for k, v in query.items() if v is not None})
+        return f"{path}?{urlencode(values)}"
+
+    def next_language(self) -> str:
+        languages = self.region.languages
+        index = languages.index(self.language) if self.language in languages else 0
+        return languages[(index + 1) % len(languages)]
+
+    def status_lines(self) -> list[str]:
+        """What to say about the agents' hours right now."""
+        status = self.status
+        if status.open:
+            return [self.line("open_now")]
+        if status.reason == "emergency":
+            why = self.line(f"emergency_{status.category}")
+            if status.next_open is not None:
+                return [self.line("closed_emergency_until", why=why, when=self.when(status.next_open))]
+            return [self.line("closed_emergency", why=why)]
+        if status.next_open is None:
+            return [self.line("agents_closed_no_time")]
+        key = {"holiday": "closed_holiday", "closure": "closed_closure"}.get(status.reason, "closed_now")
+        return [self.line(key, when=self.when(status.next_open))]

@@ -1,0 +1,30 @@
+"""The main menu: the first thing every caller hears, and where finished tasks return."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.flows.call import Call
+from ivr.flows.menu import Menu, present, step
+
+MAIN = Menu(
+    name="main",
+    prompts=("menu_theft", "main_menu"),
+    options={"1": "recovery", "2": "transactions", "3": "lockdown"},
+    language_switch=True,
+).register()
+
+
+def answer(call: Call) -> VoiceResponse:
+    """The first words of every call: welcome, the theft option, whether agents are open, the rest."""
+    return present(call, MAIN, lead=(call.line("welcome"),), notice=tuple(call.status_lines()))
+
+
+@step("main")
+def main_menu(call: Call) -> VoiceResponse:
+    return present(call, MAIN)
+
+
+def anything_else(call: Call, *lines: str) -> VoiceResponse:
+    """After a finished task: what happened, then the main menu again."""
+    return present(call, MAIN, lead=(*lines, call.line("anything_else")))

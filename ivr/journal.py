@@ -1,0 +1,153 @@
+"""Call records and journeys, written off the webhook's path in small batches.
+
+What a caller is told about (cases, locks, texts) is committed before the answer; this is the
+record of the call itself (where it went, the menus and key categories, how it ended), which
+the answer never waits for. A background thread writes it every `interval` seconds; the
+status callback, reports and tests `flush()` first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ivr.store import Store, calls
+
+log = logging.getLogger("ivr.journal")
+# A call keeps its strongest outcome: a lockdown followed by the fraud desk is a lockdown.
+OUTCOME_RANK = (
+    "abandoned",
+    "agent",
+    "recovery",
+    "voicemail",
+    "callback",
+    "transaction",
+    "dispute",
+    "lockdown",
+)
+MAX_BUFFERED = 20_000  # calls kept in memory while the store is away
+
+
+class Journal:
+    """Buffered call records for one process."""
+
+    def __init__(self, store: Store, interval: float = 0.2, background: bool = True) -> None:
+        self.store = store
+        self.interval = interval
+        self.background = background
+        self._lock = threading.Lock()
+        self._starts: dict[str, dict[str, Any]] = {}
+        self._steps: defaultdict[str, list[str]] = defaultdict(list)
+        self._outcomes: dict[str, str] = {}
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._wake = threading.Event()
+
+    def start_call(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self._starts.setdefault(row["sid"], row)
+        self._kick()
+
+    def step(self, sid: str, text: str) -> None:
+        if sid:
+            with self._lock:
+                self._steps[sid].append(text)
+            self._kick()
+
+    def outcome(self, sid: str, outcome: str) -> None:
+        if sid:
+            with self._lock:
+                known = self._outcomes.get(sid)
+                if known is None or OUTCOME_RANK.index(outcome) > OUTCOME_RANK.index(known):
+                    self._outcomes[sid] = outcome
+            self._kick()
+
+    def _kick(self) -> None:
+        if not self.background:
+            return
+        if self._thread is None or self._pid != os.getpid():  # first use, or after a fork
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="ivr-journal", daemon=True)
+            self._thread.start()
+            atexit.register(self._final_flush)
+
+    def _run(self) -> None:
+        failing = False
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.flush()
+                failing = False
+            except Exception as exc:
+                if not failing:  # once per outage, not five times a second
+                    log.warning(
+                        "call records not written yet (store unavailable: %s); will retry", type(exc).__name__
+                    )
+                failing = True
+
+    def _final_flush(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            log.warning("call records lost at exit: the store was unavailable")
+
+    def flush(self) -> None:
+        """Write everything buffered; on failure it stays buffered for the next try."""
+        with self._lock:
+            starts, steps, outcomes = self._starts, self._steps, self._outcomes
+            self._starts, self._steps, self._outcomes = {}, defaultdict(list), {}
+        if not (starts or steps or outcomes):
+            return
+        try:
+            self._write(starts, steps, outcomes)
+        except Exception:
+            with self._lock:  # put it back, older first (bounded: a long outage drops the oldest)
+                if len(starts) + len(self._starts) > MAX_BUFFERED:
+                    starts = dict(list(starts.items())[-MAX_BUFFERED // 2 :])
+                self._starts = {**starts, **self._starts}
+                for sid, items in steps.items():
+                    self._steps[sid][:0] = items
+                self._outcomes = {**outcomes, **self._outcomes}
+            raise
+
+    def _write(
+        self, starts: dict[str, dict[str, Any]], steps: dict[str, list[str]], outcomes: dict[str, str]
+    ) -> None:
+        with self.store.begin() as connection:
+            if starts:
+                known = set(
+                    connection.execute(select(calls.c.sid).where(calls.c.sid.in_(list(starts)))).scalars()
+                )
+                fresh = [row for sid, row in starts.items() if sid not in known]
+                if fresh:
+                    try:
+                        with connection.begin_nested():
+                            connection.execute(insert(calls), fresh)
+                    except IntegrityError:  # another server recorded some: insert one by one
+                        for row in fresh:
+                            try:
+                                with connection.begin_nested():
+                                    connection.execute(insert(calls).values(**row))
+                            except IntegrityError:
+                                pass
+            for sid, items in steps.items():
+                connection.execute(
+                    update(calls)
+                    .where(calls.c.sid == sid)
+                    .values(journey=calls.c.journey + "".join(f"{i};" for i in items))
+                )
+            for sid, outcome in outcomes.items():
+                weaker = list(OUTCOME_RANK[: OUTCOME_RANK.index(outcome)])
+                connection.execute(
+                    update(calls)
+                    .where(calls.c.sid == sid, or_(calls.c.outcome.is_(None), calls.c.outcome.in_(weaker)))
+                    .values(outcome=outcome)
+                )

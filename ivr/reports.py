@@ -1,0 +1,131 @@
+"""What ops ask of the calls: how they ended, by region, and what is still waiting."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from ivr.journal import OUTCOME_RANK
+from ivr.store import calls, cases
+
+SELF_SERVICE = ("lockdown", "recovery", "transaction", "dispute")
+OUTCOMES = ("lockdown", "recovery", "transaction", "dispute", "agent", "callback", "voicemail", "abandoned")
+
+
+def build_report(hotline: Any, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    """Calls between `start` and `end` (default: the last 7 days), as the report's JSON."""
+    hotline.journal.flush()
+    end = end or hotline.now()
+    start = start or end - timedelta(days=7)
+    rows = hotline.store.all(select(calls).where(and_(calls.c.started_at >= start, calls.c.started_at < end)))
+    by_region: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = by_region.setdefault(row["region"], {"calls": 0, **{o: 0 for o in OUTCOMES}})
+        counts["calls"] += 1
+        outcome = (
+            row["outcome"] if row["outcome"] in OUTCOME_RANK else ("abandoned" if row["ended_at"] else None)
+        )
+        if outcome:
+            counts[outcome] += 1
+    total = len(rows)
+    contained = sum(1 for row in rows if row["outcome"] in SELF_SERVICE)
+    lockdowns = hotline.store.all(
+        select(cases.c.created_at, calls.c.started_at)
+        .join(calls, calls.c.sid == cases.c.call_sid)
+        .where(cases.c.kind == "lockdown", calls.c.started_at >= start, calls.c.started_at < end)
+    )
+    to_lockdown = [(r["created_at"] - r["started_at"]).total_seconds() for r in lockdowns]
+    waiting = hotline.store.all(
+        select(cases.c.requested_at, cases.c.created_at, cases.c.priority).where(
+            cases.c.kind == "callback", cases.c.status == "open"
+        )
+    )
+    ages = [(end - (r["requested_at"] or r["created_at"])).total_seconds() / 60 for r in waiting]
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "calls": total,
+        "outcomes": list(OUTCOMES),
+        "by_region": dict(sorted(by_region.items())),
+        "containment_rate": contained / total if total else 0.0,
+        "median_seconds_to_lockdown": statistics.median(to_lockdown) if to_lockdown else None,
+        "callbacks_waiting": {
+            "count": len(waiting),
+            "theft": sum(1 for r in waiting if r["priority"]),
+            "oldest_minutes": max(ages) if ages else None,
+        },
+    }
+
+
+def ops_snapshot(hotline: Any, now: datetime, days: int = 7) -> dict[str, Any]:
+    """Everything the ops page shows, with numbers masked."""
+    from ivr.cases import list_cases, masked
+    from ivr.routing.hours import holidays_on
+    from ivr.routing.regions import mask
+
+    config = hotline.config
+    regions = []
+    for region in config.regions.values():
+        local = now.astimezone(region.zone)
+        status = hotline.status(region, now)
+        schedule = config.schedule_for(region)
+        emergency = hotline.emergency_for(region, now)
+        change = status.closes_at if status.open else status.next_open
+        chart = _week_chart(schedule, local.date(), days)
+        regions.append(
+            {
+                "code": region.code,
+                "name": region.name,
+                "timezone": region.timezone,
+                "open": status.open,
+                "reason": status.reason,
+                "detail": status.detail,
+                "local_time": local.strftime("%a %H:%M"),
+                "next_change": change.astimezone(region.zone).strftime("%a %d %b %H:%M") if change else None,
+                "holiday": holidays_on({region.code: schedule}, local.date()).get(region.code),
+                "emergency": emergency,
+                "chart": chart,
+                "queue": region.queue,
+            }
+        )
+    with hotline.store.begin() as connection:
+        all_cases = list_cases(connection)
+    callbacks = sorted(
+        (c for c in all_cases if c["kind"] == "callback" and c["status"] == "open"),
+        key=lambda c: (not c["priority"], c.get("requested_at") or c["created_at"]),
+    )
+    outbox = [{**s, "to": mask(s["to"])} for s in hotline.sms.outbox()[-20:]][::-1]
+    return {
+        "now": now,
+        "regions": regions,
+        "callbacks": [masked(c) for c in callbacks],
+        "cases": [masked(c) for c in all_cases[-20:]][::-1],
+        "outbox": outbox,
+    }
+
+
+def _week_chart(schedule: Any, first: Any, days: int) -> list[dict[str, Any]]:
+    """Each day's open spans in hours (0-24), with shifts from the day before continuing."""
+    from ivr.routing.hours import week_table
+
+    table = week_table(schedule, first - timedelta(days=1), days + 1)
+    chart = []
+    for before, day in itertools.pairwise(table):
+        if schedule.always_open:
+            spans = [(0.0, 24.0)]
+        else:
+            carried = [(0.0, (i.end - 1440) / 60) for i in before.intervals if i.end > 1440]
+            spans = carried + [(i.start / 60, min(i.end, 1440) / 60) for i in day.intervals]
+        chart.append(
+            {
+                "date": day.date,
+                "kind": "always_open" if schedule.always_open else day.kind,
+                "note": day.detail,
+                "spans": spans,
+            }
+        )
+    return chart

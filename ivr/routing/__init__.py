@@ -1,0 +1,1 @@
+"""Routing: which region answers a call, and whether its agents are open."""

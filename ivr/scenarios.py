@@ -1,0 +1,173 @@
+"""Scenarios: one simulated call each, with what must happen. Ops rehearse dates with them."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ivr.config import load_yaml_model
+from ivr.simulator import DIAL_STATUSES, QUEUE_RESULTS, Simulator, Transcript, keys_from_list
+
+
+class Expectations(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str | None = None
+    language: str | None = None
+    dialed: list[str] | None = None
+    queue: list[str] | None = None
+    cases: dict[Literal["lockdown", "dispute", "callback", "voicemail"], int] | None = None
+    sms: int | None = None
+    heard: list[str] = []
+    not_heard: list[str] = []
+    ended: str | None = None
+
+
+class Scenario(BaseModel):
+    """One call: who calls which number when, what they press, and what must happen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str
+    caller: str = Field(alias="from")
+    to: str = ""
+    at: datetime
+    keys: list[str] = []
+    dial_status: str = "completed"
+    queue_result: str = "bridged"
+    expect: Expectations
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the instant with its UTC offset, e.g. 2026-02-17T12:00:00+08:00")
+        return value
+
+    @field_validator("dial_status")
+    @classmethod
+    def _dial_status(cls, value: str) -> str:
+        if value not in DIAL_STATUSES:
+            raise ValueError(f"{value!r} is not one of {', '.join(DIAL_STATUSES)}")
+        return value
+
+    @field_validator("queue_result")
+    @classmethod
+    def _queue_result(cls, value: str) -> str:
+        if value not in QUEUE_RESULTS:
+            raise ValueError(f"{value!r} is not one of {', '.join(QUEUE_RESULTS)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished call in a scratch store: the transcript and what was stored."""
+
+    transcript: Transcript
+    region: str
+    language: str
+    cases: Counter[str]
+    sms: int
+
+
+def simulate(
+    config_dir: Path,
+    caller: str,
+    dialed: str,
+    at: datetime | None,
+    keys: list[str] | None,
+    dial_status: str = "completed",
+    queue_result: str = "bridged",
+    on_step: Any = None,
+    keypad: Any = None,
+) -> Outcome:
+    """One call in-process on a scratch store with a fresh demo wallet; nothing real changes."""
+    from ivr import DEV_TOKEN, create_app
+    from ivr.cases import list_cases
+    from ivr.hotline import system_clock
+    from ivr.simulator import signed_transport
+
+    with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:
+        app = create_app(
+            {
+                "TWILIO_AUTH_TOKEN": DEV_TOKEN,
+                "CONFIG_DIR": str(config_dir),
+                "DATABASE_URL": f"sqlite:///{scratch}/scratch.sqlite3",
+                "INSTANCE_DIR": scratch,
+                "JOURNAL_BACKGROUND": False,
+                "PUBLIC_URL": None,
+                "WALLET_URL": None,
+                "TWILIO_ACCOUNT_SID": None,
+                "CLOCK": (lambda: at) if at else system_clock,
+            }
+        )
+        client = app.test_client()
+
+        def send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+            path = url.removeprefix("http://localhost")
+            response = client.post(path, data=form, headers=headers, base_url="http://localhost")
+            return response.status_code, response.get_data(as_text=True)
+
+        simulator = Simulator(
+            signed_transport("http://localhost", DEV_TOKEN, send),
+            caller,
+            dialed,
+            keypad or keys_from_list(keys or []),
+            dial_status,
+            queue_result,
+            on_step=on_step,
+        )
+        hotline = app.extensions["ivr"]
+        try:
+            transcript = simulator.run()
+            record = hotline.call_record(simulator.call_sid) or {}
+            with hotline.store.begin() as connection:
+                kinds = Counter(c["kind"] for c in list_cases(connection))
+            sms = len(hotline.sms.outbox())
+        finally:
+            hotline.store.dispose()
+    return Outcome(transcript, record.get("region", ""), record.get("language", ""), kinds, sms)
+
+
+def check(scenario: Scenario, outcome: Outcome) -> list[str]:
+    """Every expectation that did not hold, as a sentence."""
+    expect, transcript, problems = scenario.expect, outcome.transcript, []
+    heard = transcript.heard()
+
+    def differs(what: str, wanted: Any, got: Any) -> None:
+        if wanted is not None and wanted != got:
+            problems.append(f"{what}: expected {wanted!r}, got {got!r}")
+
+    differs("region", expect.region, outcome.region)
+    differs("language", expect.language, outcome.language)
+    differs("dialed", expect.dialed, transcript.dialed)
+    differs("queue", expect.queue, transcript.queues)
+    differs(
+        "cases",
+        expect.cases,
+        {k: v for k, v in outcome.cases.items() if v} if expect.cases is not None else None,
+    )
+    differs("sms", expect.sms, outcome.sms)
+    differs("ended", expect.ended, transcript.ended)
+    problems += [f"never heard {words!r}" for words in expect.heard if words not in heard]
+    problems += [f"heard {words!r}" for words in expect.not_heard if words in heard]
+    return problems
+
+
+def scenario_files(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(path.glob("*.yaml"))
+        else:
+            yield path
+
+
+def load(path: Path) -> Scenario:
+    return load_yaml_model(path, Scenario)

@@ -1,0 +1,327 @@
+"""A caller simulator that plays Twilio's part: signed webhooks, TwiML followed verb by verb.
+
+It runs against any transport: the app in-process (a scratch store by default) or a server
+over HTTP. It never needs a phone, a Twilio account or the internet.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from twilio.request_validator import RequestValidator
+
+# (path or URL, form) -> (status code, body)
+Transport = Callable[[str, dict[str, str]], tuple[int, str]]
+# What the caller types at a <Gather>: the prompt heard so far -> keys, or None to hang up.
+Keypad = Callable[[str], str | None]
+
+MAX_REQUESTS = 200  # a whole call; more means the flow is stuck
+MAX_SILENT_REQUESTS = 12  # requests in a row that consumed no key: a redirect loop
+DIAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+QUEUE_RESULTS = ("bridged", "hangup", "queue-full", "error")
+KNOWN_VERBS = {
+    "Say",
+    "Play",
+    "Pause",
+    "Gather",
+    "Redirect",
+    "Dial",
+    "Enqueue",
+    "Record",
+    "Leave",
+    "Hangup",
+    "Reject",
+}
+
+
+class SimulationError(Exception):
+    """The call could not be simulated: a loop, an unknown verb, invalid TwiML, an HTTP error."""
+
+
+@dataclass
+class Transcript:
+    """What the caller heard and did: the contract's `--json` shape."""
+
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    dialed: list[str] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+    ended: str = ""
+
+    def heard(self) -> str:
+        return " ".join(s["text"] for s in self.steps if s["verb"] == "Say")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"steps": self.steps, "dialed": self.dialed, "queues": self.queues, "ended": self.ended}
+
+
+def keys_from_list(keys: list[str]) -> Keypad:
+    """A keypad that types `keys` one Gather at a time, then hangs up."""
+    remaining = iter(keys)
+
+    def press(_prompt: str) -> str | None:
+        return next(remaining, None)
+
+    return press
+
+
+@dataclass
+class Simulator:
+    """One simulated inbound call."""
+
+    transport: Transport
+    caller: str
+    dialed: str
+    keypad: Keypad
+    dial_status: str = "completed"
+    queue_result: str = "bridged"
+    call_sid: str = "CA" + "5" * 32
+    on_step: Callable[[dict[str, Any]], None] | None = None
+    transcript: Transcript = field(default_factory=Transcript)
+    _requests: int = 0
+    _silent: int = 0
+
+    def run(self) -> Transcript:
+        """Place the call, follow it to its end, then send the status callback."""
+        try:
+            self._follow(self._post("/voice", {}), in_queue=False)
+            if not self.transcript.ended:
+                self.transcript.ended = "completed"
+        finally:
+            seconds = str(sum(1 for s in self.transcript.steps if s["verb"] == "Say") * 3)
+            self._post("/voice/status", {"CallStatus": "completed", "CallDuration": seconds}, parse=False)
+        return self.transcript
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _post(self, url: str, extra: dict[str, str], parse: bool = True) -> ET.Element:
+        self._requests += 1
+        if self._requests > MAX_REQUESTS:
+            raise SimulationError(f"more than {MAX_REQUESTS} webhooks in one call: the flow is stuck")
+        form = {
+            "CallSid": self.call_sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": self.caller,
+            "To": self.dialed,
+            "Direction": "inbound",
+            "CallStatus": "in-progress",
+            **extra,
+        }
+        status, body = self.transport(url, form)
+        if status != 200:
+            raise SimulationError(f"POST {url} answered HTTP {status}")
+        if not parse:
+            return ET.Element("Response")
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as exc:
+            raise SimulationError(f"POST {url} answered invalid TwiML: {exc}") from None
+        if root.tag != "Response":
+            raise SimulationError(f"POST {url} answered <{root.tag}>, not <Response>")
+        return root
+
+    def _record(self, step: dict[str, Any]) -> None:
+        step.setdefault("text", _describe(step))
+        self.transcript.steps.append(step)
+        if self.on_step:
+            self.on_step(step)
+
+    # --- verbs -------------------------------------------------------------------------------
+
+    def _follow(self, document: ET.Element, in_queue: bool) -> str | None:
+        """Run one TwiML document; returns 'leave' when a <Leave> ends a queue wait."""
+        while document is not None:
+            next_document: ET.Element | None = None
+            for verb in document:
+                if verb.tag not in KNOWN_VERBS:
+                    raise SimulationError(f"unknown TwiML verb <{verb.tag}>")
+                outcome = self._verb(verb, in_queue)
+                if isinstance(outcome, ET.Element):
+                    next_document = outcome
+                    break
+                if outcome in ("stop", "leave"):
+                    return outcome
+            if next_document is None:
+                return None
+            document = next_document
+        return None
+
+    def _verb(self, verb: ET.Element, in_queue: bool) -> ET.Element | str | None:
+        tag, text = verb.tag, (verb.text or "").strip()
+        if tag == "Say":
+            self._record(
+                {
+                    "verb": "Say",
+                    "text": text,
+                    "language": verb.get("language", "en-US"),
+                    "voice": verb.get("voice", ""),
+                }
+            )
+        elif tag == "Play":
+            self._record({"verb": "Play", "url": text})
+        elif tag == "Pause":
+            self._record({"verb": "Pause", "length": int(verb.get("length", "1"))})
+        elif tag == "Gather":
+            return self._gather(verb, in_queue)
+        elif tag == "Redirect":
+            self._silent += 1
+            if self._silent > MAX_SILENT_REQUESTS:
+                raise SimulationError(f"{MAX_SILENT_REQUESTS} redirects without a key press: a loop")
+            return self._post(text, {})
+        elif tag == "Dial":
+            return self._dial(verb)
+        elif tag == "Enqueue":
+            return self._enqueue(verb)
+        elif tag == "Record":
+            return self._recording(verb)
+        elif tag == "Leave":
+            if not in_queue:
+                raise SimulationError("<Leave> outside a queue")
+            self._record({"verb": "Leave"})
+            return "leave"
+        elif tag in ("Hangup", "Reject"):
+            self._record({"verb": tag})
+            self.transcript.ended = tag.lower()
+            return "stop"
+        return None
+
+    def _gather(self, verb: ET.Element, in_queue: bool) -> ET.Element | str | None:
+        for child in verb:
+            if child.tag not in ("Say", "Play", "Pause"):
+                raise SimulationError(f"<{child.tag}> is not allowed inside <Gather>")
+            self._verb(child, in_queue)
+        keys = self.keypad(self.transcript.heard())
+        if keys is None and in_queue:
+            keys = ""  # a caller with nothing more to press keeps waiting on hold
+        if keys is None:
+            self._record({"verb": "Hangup", "by": "caller"})
+            self.transcript.ended = "caller-hangup"
+            return "stop"
+        keys = keys.strip()
+        finish = verb.get("finishOnKey", "#")
+        if finish and keys.endswith(finish):
+            keys = keys[: -len(finish)]
+        digits = verb.get("numDigits")
+        if digits and digits.isdigit():
+            keys = keys[: int(digits)]
+        self._record({"verb": "Gather", "keys": keys})
+        action = verb.get("action")
+        if not action:
+            raise SimulationError("<Gather> without an action")
+        if keys == "" and verb.get("actionOnEmptyResult") != "true":
+            self._silent += 1
+            return None  # Twilio moves on to the next verb
+        self._silent = 0 if keys else self._silent + 1
+        if self._silent > MAX_SILENT_REQUESTS:
+            raise SimulationError(f"{MAX_SILENT_REQUESTS} silent prompts in a row: a loop")
+        return self._post(action, {"Digits": keys})
+
+    def _dial(self, verb: ET.Element) -> ET.Element | str | None:
+        numbers = [(n.text or "").strip() for n in verb if n.tag == "Number"]
+        if (verb.text or "").strip():
+            numbers.append((verb.text or "").strip())
+        self.transcript.dialed.extend(numbers)
+        self._record(
+            {
+                "verb": "Dial",
+                "numbers": numbers,
+                "status": self.dial_status,
+                "caller_id": verb.get("callerId"),
+                "timeout": verb.get("timeout"),
+            }
+        )
+        action = verb.get("action")
+        if not action:
+            self.transcript.ended = "dialed"
+            return "stop"
+        return self._post(
+            action,
+            {
+                "DialCallStatus": self.dial_status,
+                "DialCallDuration": "60" if self.dial_status == "completed" else "0",
+            },
+        )
+
+    def _enqueue(self, verb: ET.Element) -> ET.Element | str | None:
+        queue = (verb.text or "").strip()
+        self.transcript.queues.append(queue)
+        self._record({"verb": "Enqueue", "queue": queue})
+        result = self.queue_result
+        wait_url = verb.get("waitUrl")
+        if wait_url:
+            self._silent = 0
+            wait = self._post(
+                wait_url,
+                {
+                    "QueuePosition": "2",
+                    "QueueTime": "0",
+                    "AvgQueueTime": "180",
+                    "CurrentQueueSize": "2",
+                    "QueueSid": "QU" + "0" * 32,
+                },
+            )
+            if self._follow(wait, in_queue=True) == "leave":
+                result = "leave"
+        self._record({"verb": "Enqueue", "queue": queue, "result": result})
+        action = verb.get("action")
+        if not action:
+            return "stop"
+        return self._post(action, {"QueueResult": result, "QueueTime": "30"})
+
+    def _recording(self, verb: ET.Element) -> ET.Element | str | None:
+        seconds = "12"
+        url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE" + "7" * 32
+        self._record(
+            {"verb": "Record", "seconds": int(seconds), "max_length": int(verb.get("maxLength", "3600"))}
+        )
+        callback = verb.get("recordingStatusCallback")
+        if callback:
+            self._post(
+                callback,
+                {
+                    "RecordingStatus": "completed",
+                    "RecordingUrl": url,
+                    "RecordingSid": "RE" + "7" * 32,
+                    "RecordingDuration": seconds,
+                },
+                parse=False,
+            )
+        action = verb.get("action")
+        if not action:
+            return None
+        return self._post(action, {"RecordingUrl": url, "RecordingDuration": seconds, "Digits": "#"})
+
+
+def signed_transport(
+    base_url: str, token: str, send: Callable[[str, dict[str, str], dict[str, str]], tuple[int, str]]
+) -> Transport:
+    """Sign each request for `base_url` as Twilio does, then hand it to `send(url, form, headers)`."""
+    validator = RequestValidator(token)
+
+    def transport(url: str, form: dict[str, str]) -> tuple[int, str]:
+        absolute = urljoin(base_url.rstrip("/") + "/", url.lstrip("/")) if not urlsplit(url).scheme else url
+        signature = validator.compute_signature(absolute, form)
+        return send(absolute, form, {"X-Twilio-Signature": signature})
+
+    return transport
+
+
+def _describe(step: dict[str, Any]) -> str:
+    """A line for people reading a transcript: what happened at a verb other than <Say>."""
+    verb = step["verb"]
+    if verb == "Gather":
+        return f"pressed {step['keys']}" if step["keys"] else "(silence)"
+    if verb == "Dial":
+        return f"dial {', '.join(step['numbers'])}: {step['status']}"
+    if verb == "Enqueue":
+        return f"queue {step['queue']}" + (f": {step['result']}" if "result" in step else "")
+    if verb == "Record":
+        return f"recorded a {step['seconds']} s message"
+    if verb == "Play":
+        return f"play {step['url']}"
+    if verb == "Pause":
+        return f"pause {step['length']} s"
+    return "hung up by the caller" if step.get("by") == "caller" else verb.lower()

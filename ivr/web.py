@@ -1,0 +1,227 @@
+"""The web layer: HTTP to and from the flows. Verify, read the form, ask the flow, return TwiML."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr import flows
+from ivr.flows.call import Call
+from ivr.flows.menu import MENUS, STEPS
+from ivr.hotline import Hotline
+from ivr.metrics import Metrics
+from ivr.routing.regions import mask
+from ivr.wallet.guard import end_budget, start_budget
+
+log = logging.getLogger("ivr.web")
+
+# The default region's hotline, fixed here so the fallback needs neither config nor store.
+# tests/test_webhooks.py keeps it equal to the shipped config's default region.
+FALLBACK_HOTLINE = "+442079460001"
+FALLBACK_APOLOGY = (
+    (
+        "en-US",
+        "Polly.Joanna-Neural",
+        "We're sorry, our phone system is having trouble. Please hold while we connect you.",
+    ),
+    ("cmn-CN", "Polly.Zhiyu-Neural", "非常抱歉，电话系统暂时出现故障，正在为您转接客服人员。"),
+)
+
+bp = Blueprint("voice", __name__)
+
+
+def hotline() -> Hotline:
+    return current_app.extensions["ivr"]  # type: ignore[no-any-return]
+
+
+def twiml(response: VoiceResponse, status: int = 200) -> Response:
+    """The one way a webhook answers: TwiML as text/xml."""
+    return Response(str(response), status=status, mimetype="text/xml")
+
+
+def _signed_url() -> str:
+    """The URL Twilio signed: the public base URL when set, since a proxy may rewrite ours."""
+    public: str | None = current_app.config.get("PUBLIC_URL")
+    if not public:
+        return str(request.url)
+    query = request.query_string.decode("latin-1")
+    return public.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+@bp.before_request
+def verify_signature() -> None:
+    """Refuse any webhook without a valid X-Twilio-Signature."""
+    g.started = time.perf_counter()
+    g.wallet_budget = start_budget()
+    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not validator.validate(_signed_url(), request.form, signature):
+        log.warning("rejected unsigned webhook path=%s", request.path)
+        abort(403)
+    if "ivr" in current_app.extensions:
+        hotline().refresh_config()
+
+
+@bp.teardown_request
+def end_wallet_budget(_error: BaseException | None) -> None:
+    if "wallet_budget" in g:
+        end_budget(g.wallet_budget)
+
+
+@bp.after_request
+def observe(response: Response) -> Response:
+    """One histogram sample and one JSON log line per webhook (numbers never in either)."""
+    if "started" in g:
+        elapsed = time.perf_counter() - g.started
+        metrics: Metrics = current_app.extensions["ivr.metrics"]
+        metrics.webhook_seconds.labels(
+            endpoint=request.url_rule.rule if request.url_rule else "none"
+        ).observe(elapsed)
+        call = g.get("call")
+        log.info(
+            "webhook",
+            extra={
+                "call_sid": request.form.get("CallSid", "")[:64],
+                "step": request.path,
+                "region": call.region.code if call is not None else None,
+                "status": response.status_code,
+                "latency_ms": round(elapsed * 1000, 1),
+                **g.get("log_extra", {}),
+            },
+        )
+    return response
+
+
+def current_call() -> Call:
+    """This webhook's call, kept on `g` for the log line."""
+    g.call = hotline().call(_params())
+    return g.call  # type: ignore[no-any-return]
+
+
+def _params() -> dict[str, str]:
+    """Twilio's form and our own query flags, as one flat mapping of short strings."""
+    params = {k: v[:256] for k, v in request.form.items()}
+    params.update({k: v[:64] for k, v in request.args.items() if k in ("lang", "theft", "miss")})
+    params["_request"] = request.full_path[:200]
+    return params
+
+
+@bp.post("/voice")
+def voice() -> Response:
+    call = current_call()
+    hotline().record_start(call)
+    current_app.extensions["ivr.metrics"].calls.labels(
+        region=call.region.code, matched_by=call.route.matched_by
+    ).inc()
+    g.log_extra = {
+        "caller": mask(request.form.get("From")),
+        "matched_by": call.route.matched_by,
+        "open": call.status.open,
+    }
+    # The greeting depends only on the region, language and hours: render it once a minute.
+    status = call.status
+    key = ("answer", call.region.code, call.language, status.open, status.reason, status.next_open)
+    xml = hotline().memo(key, lambda: str(flows.answer(call)))
+    return Response(xml, mimetype="text/xml")
+
+
+@bp.post("/voice/menu/<name>")
+def menu(name: str) -> Response:
+    call = current_call()
+    if name not in MENUS:
+        return twiml(STEPS["main"](call))
+    return twiml(flows.choose(call, MENUS[name]))
+
+
+@bp.post("/voice/step/<name>")
+def run_step(name: str) -> Response:
+    call = current_call()
+    return twiml(STEPS.get(name, STEPS["main"])(call))
+
+
+@bp.post("/voice/status")
+def call_status() -> Response:
+    form = request.form
+    sid = form.get("CallSid", "")[:64]
+    if sid:
+        hotline().record_end(sid, form.get("CallStatus", "completed"), form.get("CallDuration"))
+    return twiml(VoiceResponse())
+
+
+@bp.post("/voice/fallback")
+def fallback() -> Response:
+    return twiml(fallback_response(FALLBACK_HOTLINE))
+
+
+def fallback_response(number: str) -> VoiceResponse:
+    """A fixed apology and a <Dial> to `number`: no config, no store."""
+    response = VoiceResponse()
+    for language, voice, words in FALLBACK_APOLOGY:
+        response.say(words, language=language, voice=voice)
+    response.dial(number)
+    return response
+
+
+def apology_and_dial(error: BaseException) -> Response:
+    """Any unexpected failure: say sorry and put the caller through to their region's hotline."""
+    number = FALLBACK_HOTLINE
+    sid = request.form.get("CallSid", "-")[:64]
+    try:
+        hotline().error("store" if isinstance(error, SQLAlchemyError) else "webhook")
+        call = hotline().call(_params())
+        # A theft caller must still reach the 24/7 fraud desk, whatever broke.
+        number = call.config.fraud_desk if call.theft or "lockdown" in request.path else call.region.hotline
+        response = VoiceResponse()
+        call.say(response, call.line("apology"))
+        response.dial(number)
+    except Exception:
+        response = fallback_response(number)
+    log.error(
+        "webhook failed sid=%s from=%s path=%s error=%s",
+        sid,
+        mask(request.form.get("From")),
+        request.path,
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__),
+    )
+    return twiml(response)
+
+
+def init_app(app: Flask) -> None:
+    from ivr import ops
+
+    app.register_blueprint(bp)
+    app.register_blueprint(ops.bp)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Any:
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(error, HTTPException):
+            return error
+        if request.path.startswith("/voice"):
+            return apology_and_dial(error)
+        log.exception("request failed path=%s", request.path)
+        return Response("internal error\n", status=500, mimetype="text/plain")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        ready = "ivr" in app.extensions and hotline().store.ping()
+        return Response(
+            "ready\n" if ready else "not ready\n", status=200 if ready else 503, mimetype="text/plain"
+        )
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(app.extensions["ivr.metrics"].exposition(), mimetype=CONTENT_TYPE_LATEST)

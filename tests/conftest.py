@@ -1,0 +1,211 @@
+"""Fixtures: an app per test on a fresh SQLite store, a Twilio-signing phone, a fixed clock."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from twilio.request_validator import RequestValidator
+
+from ivr import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = ROOT / "config"
+TOKEN = "test-auth-token"
+BASE = "http://localhost"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, at: str = "2026-11-23T12:00:00+08:00") -> None:
+        self.at = datetime.fromisoformat(at)
+
+    def set(self, at: str) -> None:
+        self.at = datetime.fromisoformat(at)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped config, safe to edit."""
+    target = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG, target)
+    return target
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path, clock: Clock, config_dir: Path) -> Callable[..., Flask]:
+    def make(**overrides: Any) -> Flask:
+        settings = {
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "CONFIG_DIR": str(config_dir),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ivr.sqlite3'}",
+            "CLOCK": clock,
+            "PUBLIC_URL": None,
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "JOURNAL_BACKGROUND": False,
+        }
+        settings.update(overrides)
+        return create_app(settings)
+
+    return make
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Iterator[Flask]:
+    application = app_factory()
+    hotline = application.extensions["ivr"]
+    yield application
+    hotline.store.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+def sign(url: str, form: dict[str, str], token: str = TOKEN) -> str:
+    return str(RequestValidator(token).compute_signature(url, form))
+
+
+@dataclass
+class Twiml:
+    """A parsed TwiML answer with the questions tests ask of it."""
+
+    root: ET.Element
+    raw: str
+
+    def all(self, tag: str) -> list[ET.Element]:
+        return list(self.root.iter(tag))
+
+    def first(self, tag: str) -> ET.Element:
+        found = self.root.find(f".//{tag}")
+        assert found is not None, f"no <{tag}> in {self.raw}"
+        return found
+
+    @property
+    def text(self) -> str:
+        return " ".join((say.text or "") for say in self.root.iter("Say"))
+
+    @property
+    def languages(self) -> list[str]:
+        return [say.get("language", "") for say in self.root.iter("Say")]
+
+    @property
+    def dialed(self) -> list[str]:
+        return [(n.text or "").strip() for d in self.root.iter("Dial") for n in d.iter("Number")] + [
+            (d.text or "").strip() for d in self.root.iter("Dial") if (d.text or "").strip()
+        ]
+
+    @property
+    def gather_action(self) -> str:
+        return self.first("Gather").get("action", "")
+
+    @property
+    def next_url(self) -> str | None:
+        """Where Twilio goes next: the Gather action, else a Redirect, else a Dial action."""
+        for tag in ("Gather", "Redirect", "Dial", "Enqueue", "Record"):
+            element = self.root.find(f".//{tag}")
+            if element is None:
+                continue
+            if tag == "Redirect":
+                return (element.text or "").strip()
+            if element.get("action"):
+                return element.get("action")
+        return None
+
+
+@dataclass
+class Phone:
+    """A caller as Twilio presents them: signed webhooks that follow the TwiML."""
+
+    client: FlaskClient
+    caller: str = "+8613800138000"
+    dialed: str = "+864001234567"
+    sid: str = "CA00000000000000000000000000000001"
+    token: str = TOKEN
+    base: str = BASE
+    last: Twiml | None = None
+    history: list[Twiml] = field(default_factory=list)
+
+    def post(self, path: str, signed: bool = True, **extra: str) -> Any:
+        form = {
+            "CallSid": self.sid,
+            "From": self.caller,
+            "To": self.dialed,
+            "AccountSid": "AC" + "0" * 32,
+            "Direction": "inbound",
+            **extra,
+        }
+        url = urljoin(self.base + "/", path.lstrip("/"))
+        headers = {"X-Twilio-Signature": sign(url, form, self.token)} if signed else {}
+        return self.client.post(path, data=form, headers=headers, base_url=self.base)
+
+    def twiml(self, path: str, **extra: str) -> Twiml:
+        response = self.post(path, **extra)
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "text/xml"
+        body = response.get_data(as_text=True)
+        self.last = Twiml(ET.fromstring(body), body)
+        self.history.append(self.last)
+        return self.last
+
+    def call(self) -> Twiml:
+        return self.twiml("/voice")
+
+    def press(self, digits: str, **extra: str) -> Twiml:
+        """Answer the current Gather (an empty string is silence)."""
+        assert self.last is not None
+        return self.twiml(self.last.gather_action, Digits=digits, **extra)
+
+    def follow(self, **extra: str) -> Twiml:
+        """Follow a Redirect or an action without keys."""
+        assert self.last is not None and self.last.next_url
+        return self.twiml(self.last.next_url, **extra)
+
+    def keys(self, *presses: str) -> Twiml:
+        self.call()
+        for digits in presses:
+            while self.last is not None and self.last.root.find(".//Gather") is None:
+                self.follow()
+            self.press(digits)
+        return self.last  # type: ignore[return-value]
+
+
+@pytest.fixture
+def phone(client: FlaskClient) -> Phone:
+    return Phone(client)
+
+
+@pytest.fixture
+def hotline(app: Flask) -> Any:
+    return app.extensions["ivr"]
+
+
+def stored_cases(hotline: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    from ivr.cases import list_cases
+
+    with hotline.store.begin() as connection:
+        return list_cases(connection, kind)

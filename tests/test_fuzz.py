@@ -1,0 +1,120 @@
+"""Hostile input: random signed forms to every webhook and every action URL the flows produce.
+
+Always a 200 with TwiML (or 403 unsigned), never a 5xx, and a repeated request stores nothing
+twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ivr.flows import MENUS, STEPS
+from tests.conftest import sign, stored_cases
+
+PATHS = (
+    ["/voice", "/voice/fallback", "/voice/status"]
+    + [f"/voice/menu/{name}" for name in sorted(MENUS)]
+    + [f"/voice/step/{name}" for name in sorted(STEPS)]
+    + ["/voice/menu/nope", "/voice/step/nope"]
+)
+FIELDS = [
+    "From",
+    "To",
+    "Digits",
+    "CallSid",
+    "CallStatus",
+    "CallDuration",
+    "DialCallStatus",
+    "QueueResult",
+    "QueuePosition",
+    "AvgQueueTime",
+    "RecordingUrl",
+    "RecordingDuration",
+    "RecordingStatus",
+    "RecordingSid",
+]
+VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            "anonymous",
+            "+8613800138000",
+            "+447400123456",
+            "+85291234567",
+            "sip:a@b",
+            "client:x",
+            "1",
+            "2",
+            "3",
+            "0",
+            "9",
+            "*",
+            "#",
+            "70010002",
+            "8613800138000",
+            "2468",
+            "completed",
+            "busy",
+            "leave",
+            "bridged",
+            "queue-full",
+            "12",
+            "-1",
+            "99999999999999999999",
+            "\x00",
+            "🙂",
+        ]
+    ),
+)
+QUERIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "lang": st.sampled_from(["zh-CN", "zh-HK", "en-US", "en-GB", "xx", "", "zh-CN\n"]),
+        "miss": st.sampled_from(["0", "1", "2", "3", "-5", "abc", "999999"]),
+        "theft": st.sampled_from(["1", "0", ""]),
+    },
+)
+FORMS = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=10).map(
+    lambda form: {**form, "CallSid": form.get("CallSid", "CAFUZZ")[:40] or "CAFUZZ"}
+)
+
+
+def post(app: Flask, path: str, query: dict[str, str], form: dict[str, str]) -> Any:
+    url = path + (f"?{urlencode(query)}" if query else "")
+    return app.test_client().post(
+        url, data=form, headers={"X-Twilio-Signature": sign("http://localhost" + url, form)}
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(PATHS), query=QUERIES, form=FORMS)
+def test_every_webhook_survives_hostile_input_and_replays_store_nothing_twice(
+    app: Flask, hotline: Any, path: str, query: dict[str, str], form: dict[str, str]
+) -> None:
+    first = post(app, path, query, form)
+    assert first.status_code in (200, 404), first.data
+    if first.status_code == 200:
+        assert first.mimetype == "text/xml" and first.get_data(as_text=True).startswith("<?xml")
+    stored = (len(stored_cases(hotline)), len(hotline.sms.outbox()))
+    second = post(app, path, query, form)
+    assert second.status_code == first.status_code
+    assert (len(stored_cases(hotline)), len(hotline.sms.outbox())) == stored
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(PATHS),
+    form=FORMS,
+    signature=st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40),
+)
+def test_forged_signatures_are_refused_everywhere(
+    app: Flask, path: str, form: dict[str, str], signature: str
+) -> None:
+    response = app.test_client().post(path, data=form, headers={"X-Twilio-Signature": signature})
+    assert response.status_code in (403, 404)

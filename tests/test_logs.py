@@ -1,0 +1,86 @@
+"""Logs never hold a full phone number, a PIN, a code or the digits a caller typed."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from tests.conftest import Phone
+
+
+def test_journeys_leave_no_secrets_in_the_logs(
+    phone: Phone, hotline: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # Lockdown of another wallet: typed number and PIN.
+    friend = Phone(phone.client, caller="+8613900139000", sid="CA1")
+    friend.keys("3", "2", "447400123456")
+    friend.press("1357")
+    # Transactions: a code and a reference.
+    phone.keys("2")
+    code = re.search(r"验证码是(\d{6})", hotline.sms.outbox()[-1]["body"]).group(1)  # type: ignore[union-attr]
+    phone.press(code)
+    phone.press("70010002")
+    phone.press("1")
+    # Recovery by typed number from a withheld caller, and an unexpected failure.
+    hidden = Phone(phone.client, caller="anonymous", sid="CA3")
+    hidden.keys("1")
+    hidden.press("8613800138000")
+    from ivr.flows import menu
+
+    def broken(call: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(menu.STEPS, "recovery.reset", broken)
+    hidden.press("2")
+    # Everything a log line carries: the JSON line exactly as it is written, extras and
+    # tracebacks included (not the record's own timestamps and thread ids, which are
+    # random digits that may contain a PIN by chance and never reach the log).
+    from ivr.logs import JsonFormatter
+
+    formatter = JsonFormatter()
+    logged = caplog.text + "\n".join(formatter.format(record) for record in caplog.records)
+    assert "sid=CA3" in logged and "withheld" in logged  # the logs do say something useful
+    callers = {getattr(record, "caller", None) for record in caplog.records}
+    assert {"+86*******8000", "+86*******9000", "withheld"} <= callers
+    for secret in ("8613800138000", "13800138000", "8613900139000", "447400123456", "1357", code, "70010002"):
+        assert secret not in logged, secret
+
+
+def test_log_lines_are_json_with_call_fields() -> None:
+    import json
+
+    from ivr.logs import JsonFormatter
+
+    record = logging.LogRecord("ivr.web", logging.INFO, __file__, 1, "webhook", None, None)
+    record.call_sid, record.region, record.step, record.latency_ms = "CA1", "cn", "/voice", 3.2
+    record.outcome = "lockdown"
+    data = json.loads(JsonFormatter().format(record))
+    assert {
+        k: data[k]
+        for k in ("level", "logger", "message", "call_sid", "region", "step", "latency_ms", "outcome")
+    } == {
+        "level": "info",
+        "logger": "ivr.web",
+        "message": "webhook",
+        "call_sid": "CA1",
+        "region": "cn",
+        "step": "/voice",
+        "latency_ms": 3.2,
+        "outcome": "lockdown",
+    }
+
+
+def test_webhooks_log_one_line_each_with_region_and_latency(
+    phone: Phone, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ivr")
+    phone.keys("3", "1")
+    webhooks = [r for r in caplog.records if r.getMessage() == "webhook"]
+    assert [r.step for r in webhooks] == ["/voice", "/voice/menu/main", "/voice/menu/lockdown"]  # type: ignore[attr-defined]
+    assert all(r.region == "cn" and r.latency_ms >= 0 for r in webhooks)  # type: ignore[attr-defined]
+    outcomes = [r for r in caplog.records if r.getMessage() == "outcome"]
+    assert [r.outcome for r in outcomes] == ["lockdown"]  # type: ignore[attr-defined]

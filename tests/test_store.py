@@ -1,0 +1,211 @@
+"""The store on SQLite always, and on PostgreSQL when IVR_TEST_POSTGRES_URL is set (.ci/run)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from ivr import create_app, limits
+from ivr.cases import list_cases, open_case
+from ivr.store import Store, calls, metadata
+from ivr.wallet.demo import DemoWallet
+from tests.conftest import TOKEN, Clock, Phone, stored_cases
+
+POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL")
+NOON = datetime.fromisoformat("2026-11-23T12:00:00+08:00")
+
+
+def reset_postgres(url: str) -> None:
+    """An empty database: our tables and Alembic's version table dropped."""
+    store = Store(url)
+    metadata.drop_all(store.engine)
+    with store.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    store.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("IVR_TEST_POSTGRES_URL is not set")
+    reset_postgres(POSTGRES_URL)
+    yield POSTGRES_URL
+
+
+def shipped_app(database_url: str, tmp_path: Path, **settings: Any) -> Any:
+    """The app on the shipped config and `database_url`, at a fixed Monday noon."""
+    return create_app(
+        {
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "CONFIG_DIR": str(Path(__file__).parent.parent / "config"),
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path),
+            "JOURNAL_BACKGROUND": False,
+            "CLOCK": Clock(),
+            **settings,
+        }
+    )
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
+    yield store
+    store.dispose()
+
+
+def test_cases_round_trip_with_utc_times(store: Store) -> None:
+    with store.begin() as connection:
+        reference = open_case(
+            connection,
+            kind="lockdown",
+            region="cn",
+            language="zh-CN",
+            status="locked",
+            now=NOON,
+            account="A-1001",
+            priority=True,
+        )
+    with store.begin() as connection:
+        [case] = list_cases(connection)
+    assert case == {
+        "reference": reference,
+        "kind": "lockdown",
+        "account": "A-1001",
+        "region": "cn",
+        "status": "locked",
+        "created_at": "2026-11-23T04:00:00+00:00",
+        "priority": True,
+    }
+
+
+def test_attempt_limits_count_within_their_window(store: Store) -> None:
+    with store.begin() as connection:
+        for minutes in (0, 10, 20):
+            limits.count(connection, "recovery_sms", "A-1002", NOON + timedelta(minutes=minutes))
+    with store.begin() as connection:
+        assert limits.allowed(connection, "recovery_sms", "A-1002", NOON + timedelta(minutes=30)) is False
+        assert limits.allowed(connection, "recovery_sms", "A-1001", NOON + timedelta(minutes=30)) is True
+        assert limits.allowed(connection, "recovery_sms", "A-1002", NOON + timedelta(minutes=61)) is True
+
+
+def test_demo_wallet_seeds_once_for_several_servers(store: Store, database_url: str) -> None:
+    other_server = Store(database_url)
+    first, second = DemoWallet(store), DemoWallet(other_server)
+    assert first.find_by_phone("+8613800138000").account == "A-1001"  # type: ignore[union-attr]
+    assert second.find_by_phone("+6591234567").account == "A-1004"  # type: ignore[union-attr]
+    first.lock("A-1004", "test")
+    assert second.get_account("A-1004").locked is True  # type: ignore[union-attr]
+    other_server.dispose()
+
+
+def test_a_full_lockdown_journey(database_url: str, tmp_path: Path) -> None:
+    app = shipped_app(database_url, tmp_path)
+    hotline: Any = app.extensions["ivr"]
+    answer = Phone(app.test_client()).keys("3", "1")
+    assert answer.dialed == ["+442079460001"]
+    [case] = stored_cases(hotline)
+    assert (case["account"], case["status"]) == ("A-1001", "locked")
+    hotline.journal.flush()
+    assert hotline.store.one(select(calls.c.region))["region"] == "cn"
+    hotline.store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("setup", "twin_path", "digits", "kind", "texts"),
+    [
+        (["3"], "/voice/menu/lockdown?lang=zh-CN", "1", "lockdown", 1),
+        (["2", "CODE", "70010003"], "/voice/menu/txn.settled?lang=zh-CN", "2", "dispute", 2),
+        (["0", "BUSY"], "/voice/menu/offer?lang=zh-CN&theft=", "1", "callback", 0),
+    ],
+)
+def test_two_identical_webhooks_at_once_have_one_effect(
+    database_url: str, tmp_path: Path, setup: list[str], twin_path: str, digits: str, kind: str, texts: int
+) -> None:
+    app = shipped_app(database_url, tmp_path)
+    hotline: Any = app.extensions["ivr"]
+    phone = Phone(app.test_client())
+    phone.call()
+    for key in setup:
+        if key == "BUSY":
+            phone.follow(DialCallStatus="busy")
+            continue
+        if key == "CODE":
+            key = hotline.sms.outbox()[-1]["body"].split("验证码是")[1][:6]
+        phone.press(key)
+    twin_path = twin_path.removesuffix("&theft=")
+    answers: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def send() -> None:
+        twin = Phone(app.test_client())
+        barrier.wait()
+        answers.append(twin.twiml(twin_path, Digits=digits).raw)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 2 and answers[0] == answers[1]
+    assert [c["kind"] for c in stored_cases(hotline)] == [kind]
+    assert len(hotline.sms.outbox()) == texts
+    hotline.store.dispose()
+
+
+def test_one_open_callback_per_number_is_enforced_by_the_database(store: Store) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    def book(number: str) -> str:
+        with store.begin() as connection:
+            return open_case(
+                connection,
+                kind="callback",
+                region="cn",
+                language="zh-CN",
+                status="open",
+                now=NOON,
+                callback_number=number,
+                requested_at=NOON,
+            )
+
+    book("+8613800138000")
+    with pytest.raises(IntegrityError):
+        book("+8613800138000")
+    book("+8613900139000")  # another number is fine
+    with store.begin() as connection:
+        assert len(list_cases(connection, "callback")) == 2
+
+
+def test_a_reference_collision_draws_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr import cases as cases_module
+
+    draws = iter(["11111111", "11111111", "22222222"])
+    monkeypatch.setattr(cases_module, "new_reference", lambda: next(draws))
+    with store.begin() as connection:
+        first = open_case(connection, kind="dispute", region="cn", language="zh-CN", status="open", now=NOON)
+        second = open_case(connection, kind="dispute", region="cn", language="zh-CN", status="open", now=NOON)
+    assert (first, second) == ("11111111", "22222222")
+
+
+def test_the_journal_writes_call_records_in_the_background(database_url: str, tmp_path: Path) -> None:
+    import time as clock
+
+    app = shipped_app(database_url, tmp_path, JOURNAL_BACKGROUND=True)
+    hotline: Any = app.extensions["ivr"]
+    Phone(app.test_client(), sid="CA-JOURNAL").call()
+    deadline = clock.monotonic() + 5
+    while hotline.store.one(select(calls.c.region).where(calls.c.sid == "CA-JOURNAL")) is None:
+        assert clock.monotonic() < deadline, "the journal never wrote the call"
+        clock.sleep(0.05)
+    hotline.store.dispose()

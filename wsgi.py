@@ -1,0 +1,13 @@
+"""Production entry point: `gunicorn wsgi:app` (settings in gunicorn.conf.py)."""
+
+import sys
+
+from ivr import StartupError, create_app
+from ivr.logs import configure
+
+configure()
+try:
+    app = create_app()
+except StartupError as error:
+    print(f"ivr: {error}", file=sys.stderr)
+    sys.exit(1)
