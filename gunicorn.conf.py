@@ -52,5 +52,6 @@ def post_worker_init(worker):
     hotline = worker.wsgi.extensions.get("ivr") if hasattr(worker.wsgi, "extensions") else None
     if hotline is not None:
         signal.signal(signal.SIGHUP, lambda *_: hotline.request_reload())
-        # Connect and check the schema now, not on the first caller's time (a down store is fine).
-        threading.Thread(target=hotline.store.ping, daemon=True).start()
+        # Connect, check the schema and seed the demo wallet now, not on the first callers' time
+        # (a down store is fine: the calls connect when it returns).
+        threading.Thread(target=hotline.warm_store, args=(threads,), daemon=True).start()

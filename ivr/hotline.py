@@ -261,6 +261,30 @@ class Hotline:
             for language in region.languages:
                 prompts.spoken_when(language, now.astimezone(region.zone), now)
 
+    def warm_store(self, connections: int = 4) -> bool:
+        """Do what the first callers of a new worker would otherwise wait for: connect (one
+        connection per request thread), check the schema, seed the demo wallet, and compile the
+        reads every step makes. False, and nothing else, when the store is down."""
+        from contextlib import ExitStack
+
+        from ivr.wallet.demo import DemoWallet
+
+        if not self.store.ping():
+            return False
+        try:
+            with ExitStack() as held:  # open them all at once, so the pool keeps them all
+                for _ in range(connections):
+                    held.enter_context(self.store.engine.connect())
+            backend = getattr(self.wallet, "wallet", self.wallet)
+            if isinstance(backend, DemoWallet):
+                backend.seed()
+            self.load_state("warm-up")
+            self._closures()
+        except Exception:
+            log.warning("store warm-up failed; the first calls will connect themselves")
+            return False
+        return True
+
     def memo(self, key: tuple[Any, ...], build: Callable[[], str]) -> str:
         """A rendered answer that depends only on `key` (and the config), built once."""
         found = self._memo.get(key)

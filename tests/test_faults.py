@@ -242,3 +242,19 @@ def test_create_app_never_touches_the_store() -> None:
         }
     )
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_a_new_worker_warms_the_store_before_its_first_caller(app_factory: Any, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from ivr.store import wallet_accounts
+
+    hotline = app_factory().extensions["ivr"]
+    assert hotline.store.engine.pool.checkedin() == 0  # create_app connects to nothing
+    assert hotline.warm_store(connections=3) is True
+    assert hotline.store.engine.pool.checkedin() == 3  # one open connection per request thread
+    seeded = hotline.store.all(select(wallet_accounts.c.account).order_by(wallet_accounts.c.account))
+    assert [row["account"] for row in seeded] == ["A-1001", "A-1002", "A-1003", "A-1004"]
+    hotline.store.dispose()
+    down = app_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'missing' / 'folder' / 'ivr.sqlite3'}")
+    assert down.extensions["ivr"].warm_store() is False  # a store that is down: no error
