@@ -8,6 +8,7 @@ server) each app counts on a registry of its own.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -24,6 +25,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = None if multiprocess() else CollectorRegistry()
+        self._children: dict[tuple[str, ...], Any] = {}
         registry = self.registry
 
         def counter(name: str, text: str, labels: list[str]) -> Counter:
@@ -63,6 +65,22 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+
+    def webhook_timer(self, endpoint: str) -> Any:
+        """`webhook_seconds` for one endpoint, its child kept (looked up on every webhook)."""
+        child = self._children.get(("webhook", endpoint))
+        if child is None:
+            child = self._children[("webhook", endpoint)] = self.webhook_seconds.labels(endpoint=endpoint)
+        return child
+
+    def call_counter(self, region: str, matched_by: str) -> Any:
+        """`calls` for one region and route, its child kept."""
+        child = self._children.get(("calls", region, matched_by))
+        if child is None:
+            child = self._children[("calls", region, matched_by)] = self.calls.labels(
+                region=region, matched_by=matched_by
+            )
+        return child
 
     def exposition(self) -> bytes:
         """The Prometheus text of every process (multiprocess) or this app's registry."""

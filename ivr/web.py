@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Request, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
@@ -46,13 +47,20 @@ def twiml(response: VoiceResponse, status: int = 200) -> Response:
     return Response(str(response), status=status, mimetype="text/xml")
 
 
-def _signed_url() -> str:
+def _signed_url(req: Request, public: str | None) -> str:
     """The URL Twilio signed: the public base URL when set, since a proxy may rewrite ours."""
-    public: str | None = current_app.config.get("PUBLIC_URL")
     if not public:
-        return str(request.url)
-    query = request.query_string.decode("latin-1")
-    return public.rstrip("/") + request.path + (f"?{query}" if query else "")
+        return str(req.url)
+    query = req.query_string.decode("latin-1")
+    return public.rstrip("/") + req.path + (f"?{query}" if query else "")
+
+
+def signature_ok(validator: RequestValidator, url: str, form: Any, signature: str) -> bool:
+    """Twilio's check. The URL exactly as we know it is tried first (one HMAC, the usual case);
+    only on a mismatch does `validate` try the URL with and without its port."""
+    expected = validator.compute_signature(url, form).encode()
+    given = signature.encode("utf-8", "backslashreplace")  # a forged header may hold anything
+    return hmac.compare_digest(expected, given) or bool(validator.validate(url, form, signature))
 
 
 @bp.before_request
@@ -60,13 +68,19 @@ def verify_signature() -> None:
     """Refuse any webhook without a valid X-Twilio-Signature."""
     g.started = time.perf_counter()
     g.wallet_budget = start_budget()
-    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not validator.validate(_signed_url(), request.form, signature):
-        log.warning("rejected unsigned webhook path=%s", request.path)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    validator = app.extensions.get("ivr.validator")
+    if validator is None:
+        validator = app.extensions["ivr.validator"] = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
+    signature = req.headers.get("X-Twilio-Signature", "")
+    if not signature or not signature_ok(
+        validator, _signed_url(req, app.config.get("PUBLIC_URL")), req.form, signature
+    ):
+        log.warning("rejected unsigned webhook path=%s", req.path)
         abort(403)
-    if "ivr" in current_app.extensions:
-        hotline().refresh_config()
+    if "ivr" in app.extensions:
+        app.extensions["ivr"].refresh_config()
 
 
 @bp.teardown_request
@@ -78,22 +92,23 @@ def end_wallet_budget(_error: BaseException | None) -> None:
 @bp.after_request
 def observe(response: Response) -> Response:
     """One histogram sample and one JSON log line per webhook (numbers never in either)."""
-    if "started" in g:
-        elapsed = time.perf_counter() - g.started
+    context = g._get_current_object()
+    started = getattr(context, "started", None)
+    if started is not None:
+        elapsed = time.perf_counter() - started
+        req = request._get_current_object()  # type: ignore[attr-defined]
         metrics: Metrics = current_app.extensions["ivr.metrics"]
-        metrics.webhook_seconds.labels(
-            endpoint=request.url_rule.rule if request.url_rule else "none"
-        ).observe(elapsed)
-        call = g.get("call")
+        metrics.webhook_timer(req.url_rule.rule if req.url_rule else "none").observe(elapsed)
+        call = getattr(context, "call", None)
         log.info(
             "webhook",
             extra={
-                "call_sid": request.form.get("CallSid", "")[:64],
-                "step": request.path,
+                "call_sid": req.form.get("CallSid", "")[:64],
+                "step": req.path,
                 "region": call.region.code if call is not None else None,
                 "status": response.status_code,
                 "latency_ms": round(elapsed * 1000, 1),
-                **g.get("log_extra", {}),
+                **getattr(context, "log_extra", {}),
             },
         )
     return response
@@ -107,28 +122,30 @@ def current_call() -> Call:
 
 def _params() -> dict[str, str]:
     """Twilio's form and our own query flags, as one flat mapping of short strings."""
-    params = {k: v[:256] for k, v in request.form.items()}
-    params.update({k: v[:64] for k, v in request.args.items() if k in ("lang", "theft", "miss")})
-    params["_request"] = request.full_path[:200]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    params = {k: v[:256] for k, v in req.form.items()}
+    if req.query_string:
+        params.update({k: v[:64] for k, v in req.args.items() if k in ("lang", "theft", "miss")})
+    params["_request"] = req.full_path[:200]
     return params
 
 
 @bp.post("/voice")
 def voice() -> Response:
     call = current_call()
-    hotline().record_start(call)
-    current_app.extensions["ivr.metrics"].calls.labels(
-        region=call.region.code, matched_by=call.route.matched_by
-    ).inc()
+    core = call.hotline
+    core.record_start(call)
+    route = call.route
+    core.metrics.call_counter(call.region.code, route.matched_by).inc()
     g.log_extra = {
-        "caller": mask(request.form.get("From")),
-        "matched_by": call.route.matched_by,
+        "caller": mask(call.params.get("From")),
+        "matched_by": route.matched_by,
         "open": call.status.open,
     }
     # The greeting depends only on the region, language and hours: render it once a minute.
     status = call.status
     key = ("answer", call.region.code, call.language, status.open, status.reason, status.next_open)
-    xml = hotline().memo(key, lambda: str(flows.answer(call)))
+    xml = core.memo(key, lambda: str(flows.answer(call)))
     return Response(xml, mimetype="text/xml")
 
 

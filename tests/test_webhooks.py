@@ -158,41 +158,38 @@ def test_unsigned_and_wrongly_signed_webhooks_get_403(phone: Phone) -> None:
     assert phone.post("/voice/fallback").status_code == 403
 
 
+def behind_proxy(app: Flask, path: str, form: dict[str, str], signature: str) -> int:
+    """A webhook as the proxy hands it on: plain HTTP to an internal host and port."""
+    response = app.test_client().post(
+        path, data=form, base_url="http://10.0.0.7:8000", headers={"X-Twilio-Signature": signature}
+    )
+    return int(response.status_code)
+
+
 def test_signature_is_checked_against_the_public_url_behind_a_proxy(
     app_factory: Callable[..., Flask],
 ) -> None:
     app = app_factory(PUBLIC_URL="https://ivr.example.com")
-    phone = Phone(app.test_client())
-    phone.base = "https://ivr.example.com"  # what Twilio signs
     form = {"CallSid": "CA1", "From": "+8613800138000", "To": "+864001234567"}
-    signature = sign("https://ivr.example.com/voice/menu/main?lang=zh-CN", form)
-    # The proxy hands the request on over plain HTTP to an internal host.
-    ok = app.test_client().post(
-        "/voice/menu/main?lang=zh-CN",
-        data=form,
-        base_url="http://10.0.0.7:8000",
-        headers={"X-Twilio-Signature": signature},
-    )
-    assert ok.status_code == 200
-    forged = app.test_client().post(
-        "/voice/menu/main?lang=en-US",
-        data=form,
-        base_url="http://10.0.0.7:8000",
-        headers={"X-Twilio-Signature": signature},
-    )
-    assert forged.status_code == 403
+    signature = sign("https://ivr.example.com/voice/menu/main?lang=zh-CN", form)  # what Twilio signs
+    assert behind_proxy(app, "/voice/menu/main?lang=zh-CN", form, signature) == 200
+    assert behind_proxy(app, "/voice/menu/main?lang=en-US", form, signature) == 403  # query changed
     internal = sign("http://10.0.0.7:8000/voice/menu/main?lang=zh-CN", form)
-    assert (
-        app.test_client()
-        .post(
-            "/voice/menu/main?lang=zh-CN",
-            data=form,
-            base_url="http://10.0.0.7:8000",
-            headers={"X-Twilio-Signature": internal},
-        )
-        .status_code
-        == 403
-    )
+    assert behind_proxy(app, "/voice/menu/main?lang=zh-CN", form, internal) == 403
+
+
+def test_a_signature_over_the_url_with_its_default_port_is_accepted_too(
+    app_factory: Callable[..., Flask],
+) -> None:
+    """Twilio signs some URLs with ':443' and some without: both must pass, nothing else."""
+    app = app_factory(PUBLIC_URL="https://ivr.example.com")
+    form = {"CallSid": "CA1", "From": "+8613800138000", "To": "+864001234567"}
+    assert behind_proxy(app, "/voice", form, sign("https://ivr.example.com/voice", form)) == 200
+    assert behind_proxy(app, "/voice", form, sign("https://ivr.example.com:443/voice", form)) == 200
+    assert behind_proxy(app, "/voice", form, sign("https://ivr.example.com:8443/voice", form)) == 403
+    other = sign("https://ivr.example.com/voice", {**form, "From": "+447400123456"})
+    assert behind_proxy(app, "/voice", form, other) == 403
+    assert behind_proxy(app, "/voice", form, "ünïcode-signature") == 403
 
 
 def test_fallback_apologises_and_dials_the_default_hotline(phone: Phone) -> None:
