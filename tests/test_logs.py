@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import pytest
@@ -84,3 +85,62 @@ def test_webhooks_log_one_line_each_with_region_and_latency(
     assert all(r.region == "cn" and r.latency_ms >= 0 for r in webhooks)  # type: ignore[attr-defined]
     outcomes = [r for r in caplog.records if r.getMessage() == "outcome"]
     assert [r.outcome for r in outcomes] == ["lockdown"]  # type: ignore[attr-defined]
+
+
+def test_log_lines_are_batched_off_the_request_thread_and_errors_written_at_once() -> None:
+    import io
+    import json
+
+    from ivr.logs import BatchingHandler, JsonFormatter
+
+    stream = io.StringIO()
+    writer = logging.StreamHandler(stream)
+    writer.setFormatter(JsonFormatter())
+    handler = BatchingHandler(writer)
+    logger = logging.getLogger("ivr.test-batching")
+    logger.propagate, logger.handlers = False, [handler]
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("webhook", extra={"call_sid": "CA1", "latency_ms": 1.5})
+        assert stream.getvalue() == ""  # the request thread neither formats nor writes
+        handler.start(0.05)  # the writer thread picks it up within a tick
+        deadline = time.monotonic() + 5
+        while not stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [(r["message"], r["call_sid"], r["latency_ms"]) for r in first] == [("webhook", "CA1", 1.5)]
+        handler.buffer.clear()
+        logger.error("webhook failed", extra={"call_sid": "CA2"})
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [(r["level"], r["call_sid"]) for r in lines[1:]] == [("error", "CA2")]  # at once
+    finally:
+        logger.handlers = []
+
+
+def test_configure_sends_every_logger_to_stderr_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import json
+    import sys
+
+    from ivr.logs import configure
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure(interval=0.02)
+        logging.getLogger("ivr.web").info("webhook", extra={"region": "cn", "caller": "+86*******8000"})
+        deadline = time.monotonic() + 5
+        while not stderr.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (line,) = [json.loads(text) for text in stderr.getvalue().splitlines()]
+        assert (line["logger"], line["message"], line["region"], line["caller"]) == (
+            "ivr.web",
+            "webhook",
+            "cn",
+            "+86*******8000",
+        )
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
