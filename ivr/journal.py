@@ -16,9 +16,13 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ivr.store import Store, calls
+
+# INSERT ... ON CONFLICT DO NOTHING, by dialect: one statement records a batch of calls.
+_UPSERT_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 log = logging.getLogger("ivr.journal")
 # A call keeps its strongest outcome: a lockdown followed by the fraud desk is a lockdown.
@@ -118,26 +122,31 @@ class Journal:
                 self._outcomes = {**outcomes, **self._outcomes}
             raise
 
+    @staticmethod
+    def _insert_one_by_one(connection: Any, starts: dict[str, dict[str, Any]]) -> None:
+        """Databases without ON CONFLICT: skip the calls already recorded, row by row."""
+        known = set(connection.execute(select(calls.c.sid).where(calls.c.sid.in_(list(starts)))).scalars())
+        for sid, row in starts.items():
+            if sid in known:
+                continue
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(calls).values(**row))
+            except IntegrityError:
+                pass
+
     def _write(
         self, starts: dict[str, dict[str, Any]], steps: dict[str, list[str]], outcomes: dict[str, str]
     ) -> None:
         with self.store.begin() as connection:
             if starts:
-                known = set(
-                    connection.execute(select(calls.c.sid).where(calls.c.sid.in_(list(starts)))).scalars()
-                )
-                fresh = [row for sid, row in starts.items() if sid not in known]
-                if fresh:
-                    try:
-                        with connection.begin_nested():
-                            connection.execute(insert(calls), fresh)
-                    except IntegrityError:  # another server recorded some: insert one by one
-                        for row in fresh:
-                            try:
-                                with connection.begin_nested():
-                                    connection.execute(insert(calls).values(**row))
-                            except IntegrityError:
-                                pass
+                # A call another server recorded first (a retried webhook) is simply skipped.
+                dialect = connection.dialect.name
+                if dialect in _UPSERT_INSERTS:
+                    new_calls = _UPSERT_INSERTS[dialect](calls).on_conflict_do_nothing(index_elements=["sid"])
+                    connection.execute(new_calls, list(starts.values()))
+                else:
+                    self._insert_one_by_one(connection, starts)
             for sid, items in steps.items():
                 connection.execute(
                     update(calls)

@@ -209,3 +209,22 @@ def test_the_journal_writes_call_records_in_the_background(database_url: str, tm
         assert clock.monotonic() < deadline, "the journal never wrote the call"
         clock.sleep(0.05)
     hotline.store.dispose()
+
+
+def test_a_call_two_servers_recorded_is_kept_once_with_the_rest_of_the_batch(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Twilio retried /voice on another server: both journals hold the call; one row results,
+    and the other calls in the second server's batch are not lost."""
+    first = shipped_app(database_url, tmp_path)
+    second = shipped_app(database_url, tmp_path)
+    Phone(first.test_client(), sid="CA-RETRIED").call()
+    Phone(second.test_client(), sid="CA-RETRIED").call()
+    Phone(second.test_client(), sid="CA-OTHER", caller="+447400123456").call()
+    first.extensions["ivr"].journal.flush()
+    second.extensions["ivr"].journal.flush()
+    store = first.extensions["ivr"].store
+    rows = store.all(select(calls.c.sid, calls.c.region).order_by(calls.c.sid))
+    assert [(row["sid"], row["region"]) for row in rows] == [("CA-OTHER", "gb"), ("CA-RETRIED", "cn")]
+    store.dispose()
+    second.extensions["ivr"].store.dispose()
