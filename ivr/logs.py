@@ -45,6 +45,10 @@ def configure(level: int = logging.INFO, interval: float = 0.2) -> None:
     worker's time), then a queue whose every put woke the writer thread (15 % of the time a
     worker held the GIL, py-spy --gil).
     """
+    # The JSON carries none of these: skip collecting them for every record (the logging
+    # HOWTO's "Optimization"), the caller's file and line above all, a walk up the stack.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     writer = logging.StreamHandler(sys.stderr)
     writer.setFormatter(JsonFormatter())
     buffered = BatchingHandler(writer)
