@@ -128,6 +128,8 @@ def test_configure_sends_every_logger_to_stderr_as_json(monkeypatch: pytest.Monk
     monkeypatch.setattr(sys, "stderr", stderr)
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
+    flags = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    saved_flags = {name: getattr(logging, name) for name in flags}
     try:
         configure(interval=0.02)
         logging.getLogger("ivr.web").info("webhook", extra={"region": "cn", "caller": "+86*******8000"})
@@ -144,3 +146,5 @@ def test_configure_sends_every_logger_to_stderr_as_json(monkeypatch: pytest.Monk
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+        for name, value in saved_flags.items():
+            setattr(logging, name, value)
