@@ -1,10 +1,16 @@
-"""Attempt limits (contract section 7), counted in the store so every server sees them."""
+"""Attempt limits (contract section 7), counted in the store so every server sees them.
+
+An attempt is claimed before the thing it limits is tried: the count and the claim happen
+under one lock per (kind, subject), so callers racing on several servers (a brute force
+over many parallel calls) get exactly the limit between them, never a few more.
+"""
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from ivr.store import attempts
@@ -28,9 +34,30 @@ def used(connection: Connection, kind: str, subject: str, now: datetime) -> int:
     )
 
 
-def allowed(connection: Connection, kind: str, subject: str, now: datetime) -> bool:
-    return used(connection, kind, subject, now) < LIMITS[kind][0]
+def claim(connection: Connection, kind: str, subject: str, now: datetime) -> int | None:
+    """Count one attempt if the limit allows it: its id (to `release` it), or None when spent.
+
+    Serialised per (kind, subject) until the transaction ends: PostgreSQL by a transaction
+    advisory lock; SQLite by its single writer (the write comes first, so a racing
+    transaction waits for it before counting).
+    """
+    _lock(connection, kind, subject)
+    claimed = connection.execute(
+        insert(attempts).values(kind=kind, subject=subject, at=now)
+    ).inserted_primary_key
+    attempt = int(claimed[0]) if claimed else 0
+    if used(connection, kind, subject, now) > LIMITS[kind][0]:
+        release(connection, attempt)
+        return None
+    return attempt
 
 
-def count(connection: Connection, kind: str, subject: str, now: datetime) -> None:
-    connection.execute(insert(attempts).values(kind=kind, subject=subject, at=now))
+def release(connection: Connection, attempt: int) -> None:
+    """Take back a claimed attempt that turned out not to count (the PIN was right)."""
+    connection.execute(delete(attempts).where(attempts.c.id == attempt))
+
+
+def _lock(connection: Connection, kind: str, subject: str) -> None:
+    if connection.dialect.name == "postgresql":
+        key = zlib.crc32(f"{kind}\x1f{subject}".encode())
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -147,6 +147,17 @@ def test_sixth_wrong_pin_in_a_day_is_refused_even_when_right(
     assert hotline.wallet.get_account("A-1002").locked is True
 
 
+def test_only_wrong_pins_count_against_the_limit(phone: Phone, hotline: Any) -> None:
+    from ivr import limits
+
+    caller = Phone(phone.client, caller="+8613900139000", sid="CAPIN")
+    caller.keys("3", "2", "447400123456")
+    caller.press("0000")
+    assert caller.press("1357").dialed == [FRAUD_DESK]  # a wrong PIN, then the right one
+    with hotline.store.begin() as connection:
+        assert limits.used(connection, "wrong_pin", "A-1002", hotline.now()) == 1
+
+
 def test_withheld_caller_goes_straight_to_the_number(phone: Phone, hotline: Any) -> None:
     phone.caller = "anonymous"
     answer = phone.keys("3")
@@ -179,6 +190,27 @@ def test_wallet_down_still_gives_a_case_and_the_fraud_desk(app_factory: Any) -> 
     assert "系统暂时无法自动锁定" in answer.text
     [case] = stored_cases(app.extensions["ivr"])
     assert case["status"] == "lock_failed"
+
+
+def test_a_pin_the_wallet_could_not_check_does_not_count(app_factory: Any) -> None:
+    from ivr import limits
+    from ivr.wallet import WalletError
+    from ivr.wallet.demo import DemoWallet
+
+    class PinCheckDown(DemoWallet):
+        def check_pin(self, account: str, pin: str) -> bool:
+            raise WalletError("timeout")
+
+    app = app_factory()
+    hotline = app.extensions["ivr"]
+    hotline.wallet.wallet = PinCheckDown(hotline.store)
+    phone = Phone(app.test_client(), caller="+8613900139000")
+    phone.keys("3", "2", "447400123456")
+    answer = phone.press("1357")
+    assert answer.dialed == [FRAUD_DESK] and "系统暂时无法自动锁定" in answer.text
+    assert [c["status"] for c in stored_cases(hotline)] == ["lock_failed"]
+    with hotline.store.begin() as connection:
+        assert limits.used(connection, "wrong_pin", "A-1002", hotline.now()) == 0
 
 
 def test_0_in_the_lockdown_menus_reaches_the_fraud_desk_even_at_night(phone: Phone, clock: Clock) -> None:

@@ -90,13 +90,50 @@ def test_cases_round_trip_with_utc_times(store: Store) -> None:
 
 
 def test_attempt_limits_count_within_their_window(store: Store) -> None:
+    def claim(subject: str, minutes: int) -> int | None:
+        with store.begin() as connection:
+            return limits.claim(connection, "recovery_sms", subject, NOON + timedelta(minutes=minutes))
+
+    assert all(claim("A-1002", minutes) for minutes in (0, 10, 20))
+    assert claim("A-1002", 30) is None  # 3 an hour
+    assert claim("A-1001", 30) is not None  # per account
+    assert claim("A-1002", 61) is not None  # the first one has left the window
     with store.begin() as connection:
-        for minutes in (0, 10, 20):
-            limits.count(connection, "recovery_sms", "A-1002", NOON + timedelta(minutes=minutes))
+        assert limits.used(connection, "recovery_sms", "A-1002", NOON + timedelta(minutes=61)) == 3
+
+
+def test_a_released_attempt_does_not_count(store: Store) -> None:
     with store.begin() as connection:
-        assert limits.allowed(connection, "recovery_sms", "A-1002", NOON + timedelta(minutes=30)) is False
-        assert limits.allowed(connection, "recovery_sms", "A-1001", NOON + timedelta(minutes=30)) is True
-        assert limits.allowed(connection, "recovery_sms", "A-1002", NOON + timedelta(minutes=61)) is True
+        attempt = limits.claim(connection, "wrong_pin", "A-1002", NOON)
+        assert attempt is not None
+        limits.release(connection, attempt)
+        assert limits.used(connection, "wrong_pin", "A-1002", NOON) == 0
+
+
+def test_parallel_attempts_on_several_servers_share_the_limit_exactly(database_url: str) -> None:
+    """A brute force over many parallel calls gets 5 PIN tries in all, not 5 each."""
+    servers = [Store(database_url) for _ in range(3)]
+    for server in servers:
+        server.ensure_schema()
+    start = threading.Barrier(12)
+    granted: list[int | None] = []
+
+    def attempt(index: int) -> None:
+        server = servers[index % len(servers)]
+        start.wait()
+        with server.begin() as connection:
+            granted.append(limits.claim(connection, "wrong_pin", "A-1001", NOON))
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(granted) == 12 and sum(1 for g in granted if g is not None) == 5
+    with servers[0].begin() as connection:
+        assert limits.used(connection, "wrong_pin", "A-1001", NOON) == 5
+    for server in servers:
+        server.dispose()
 
 
 def test_demo_wallet_seeds_once_for_several_servers(store: Store, database_url: str) -> None:

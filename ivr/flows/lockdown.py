@@ -77,18 +77,25 @@ def pin_entered(call: Call) -> VoiceResponse:
     hotline, pin = call.hotline, call.digits
     try:
         account = hotline.wallet.find_by_phone(phone)
-        if account is None or not (len(pin) == 4 and pin.isdigit()):
-            return retry(call, PIN, "pin_mismatch")
-        with hotline.store.begin() as connection:
-            permitted = limits.allowed(connection, "wrong_pin", account.account, call.now)
-        if permitted and hotline.wallet.check_pin(account.account, pin):
-            return _lock(call, account)
     except WalletError:
         return _record(call, None, "lock_failed")
-    if permitted:
+    if account is None or not (len(pin) == 4 and pin.isdigit()):
+        return retry(call, PIN, "pin_mismatch")
+    # The try is counted before the PIN is checked, so parallel calls share the limit.
+    with hotline.store.begin() as connection:
+        attempt = limits.claim(connection, "wrong_pin", account.account, call.now)
+    if attempt is None:  # limit spent: only the fraud desk can help, and it sounds the same
+        return retry(call, PIN, "pin_mismatch")
+    try:
+        right: bool | None = hotline.wallet.check_pin(account.account, pin)
+    except WalletError:
+        right = None
+    if right is not False:  # a right PIN, or none judged (the wallet was down), is no wrong PIN
         with hotline.store.begin() as connection:
-            limits.count(connection, "wrong_pin", account.account, call.now)
-    return retry(call, PIN, "pin_mismatch")
+            limits.release(connection, attempt)
+    if right is None:
+        return _record(call, None, "lock_failed")
+    return _lock(call, account) if right else retry(call, PIN, "pin_mismatch")
 
 
 @step("lockdown.unverified", once=True)

@@ -71,9 +71,7 @@ def _send(call: Call, kind: str) -> VoiceResponse:
         return backend_down(call)
     if account is not None:
         with hotline.store.begin() as connection:
-            permitted = limits.allowed(connection, "recovery_sms", account.account, call.now)
-            if permitted:
-                limits.count(connection, "recovery_sms", account.account, call.now)
+            permitted = limits.claim(connection, "recovery_sms", account.account, call.now) is not None
         if permitted and kind == "username":
             hotline.sms.send_to_account(
                 account,

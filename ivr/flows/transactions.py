@@ -69,9 +69,8 @@ def send_code(call: Call) -> VoiceResponse:
     if account is not None:
         code = f"{secrets.randbelow(1_000_000):06d}"
         with hotline.store.begin() as connection:
-            permitted = limits.allowed(connection, "code_sent", account.account, call.now)
+            permitted = limits.claim(connection, "code_sent", account.account, call.now) is not None
             if permitted:
-                limits.count(connection, "code_sent", account.account, call.now)
                 connection.execute(
                     insert(one_time_codes).values(
                         account=account.account,
