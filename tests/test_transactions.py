@@ -162,3 +162,19 @@ def test_typed_registered_number_identifies_the_account(phone: Phone, hotline: A
         phone.keys("2")
     sent = [s["to"] for s in hotline.sms.outbox()]
     assert sent == ([LI_HUA] if caller == "anonymous" else [])
+
+
+def test_a_retried_code_webhook_replays_its_answer_and_counts_one_try(phone: Phone, hotline: Any) -> None:
+    """Twilio resends the code entry (the first answer was slow): the caller still hears
+    'enter the reference', and the code's tries went up once."""
+    from sqlalchemy import select
+
+    from ivr.store import one_time_codes
+
+    asked = phone.keys("2")
+    code = texted_code(hotline)
+    first = phone.twiml(asked.gather_action, Digits=code)
+    again = phone.twiml(asked.gather_action, Digits=code)
+    assert "请输入交易编号" in first.text and again.raw == first.raw
+    row = hotline.store.one(select(one_time_codes.c.tries, one_time_codes.c.used))
+    assert (row["tries"], row["used"]) == (1, True)

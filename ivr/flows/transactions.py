@@ -94,7 +94,7 @@ def send_code(call: Call) -> VoiceResponse:
     return present(call, CODE, lead=(call.line("code_intro"),))
 
 
-@step("txn.code-entered")
+@step("txn.code-entered", once=True)
 def code_entered(call: Call) -> VoiceResponse:
     account = call.state.get("txn_account")
     if account and _check_code(call, account, call.digits):
@@ -122,12 +122,17 @@ def _check_code(call: Call, account: str, typed: str) -> bool:
         if row["expires_at"] <= call.now:
             return False
         good = hmac.compare_digest(row["code_hash"], hotline.digest("code", account, typed))
-        connection.execute(
+        # Only if no other try got in between (a duplicate webhook): each try counts once.
+        counted = connection.execute(
             update(one_time_codes)
-            .where(one_time_codes.c.id == row["id"])
+            .where(
+                one_time_codes.c.id == row["id"],
+                one_time_codes.c.tries == row["tries"],
+                one_time_codes.c.used.is_(False),
+            )
             .values(tries=row["tries"] + 1, used=good)
-        )
-        return good
+        ).rowcount
+        return good and counted == 1
 
 
 @step("txn.code-again")
