@@ -44,8 +44,10 @@ class Route:
 
 
 @lru_cache(maxsize=8192)  # every webhook of a call carries the same From: parse it once
-def caller_number(raw: str | None) -> phonenumbers.PhoneNumber | None:
-    """The caller's number when it is a real, valid one; None for withheld and SIP/client IDs."""
+def caller_country(raw: str | None) -> tuple[phonenumbers.PhoneNumber, str] | None:
+    """The caller's number and its country when it is a real, valid number; None for withheld
+    and SIP/client IDs. (`is_valid_number` is validity for the number's own region: looking
+    the region up once serves both questions.)"""
     text = (raw or "").strip()
     if text.lower() in WITHHELD_CALLER_IDS or text.lower().startswith(("sip:", "client:")):
         return None
@@ -53,7 +55,16 @@ def caller_number(raw: str | None) -> phonenumbers.PhoneNumber | None:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         return None
-    return number if phonenumbers.is_valid_number(number) else None
+    country = phonenumbers.region_code_for_number(number)
+    if not country or not phonenumbers.is_valid_number_for_region(number, country):
+        return None
+    return number, country
+
+
+def caller_number(raw: str | None) -> phonenumbers.PhoneNumber | None:
+    """The caller's number when it is a real, valid one; None for withheld and SIP/client IDs."""
+    found = caller_country(raw)
+    return found[0] if found else None
 
 
 def e164(raw: str | None) -> str | None:
@@ -64,11 +75,9 @@ def e164(raw: str | None) -> str | None:
 
 def route_call(config: Config, caller: str | None, dialed: str | None) -> Route:
     """Pick the region for a call by the contract's order: caller, dialed number, default."""
-    number, formatted = caller_number(caller), e164(caller)
-    if number is not None:
-        country: str = phonenumbers.region_code_for_number(number) or ""
-        if country in config.region_by_country:
-            return Route(config.region_by_country[country], "caller", formatted)
+    found, formatted = caller_country(caller), e164(caller)
+    if found is not None and found[1] in config.region_by_country:
+        return Route(config.region_by_country[found[1]], "caller", formatted)
     to = e164(dialed) or (dialed or "").strip()
     if to in config.region_by_number:
         return Route(config.region_by_number[to], "dialed", formatted)
