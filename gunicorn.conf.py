@@ -26,14 +26,29 @@ errorlog = "-"
 
 
 def on_starting(server):
-    """Metrics from every worker: prometheus-client's multiprocess mode, in a fresh folder."""
+    """Refuse to start on a bad config or a missing secret, with every error, before any
+    worker is forked; then metrics from every worker (prometheus-client's multiprocess mode,
+    in a fresh folder)."""
     import shutil
+    import sys
     import tempfile
 
+    from ivr import preflight
+
+    problems = preflight()
+    if problems:
+        print("ivr: not starting:\n" + "\n".join(problems), file=sys.stderr, flush=True)
+        sys.exit(1)
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="ivr-metrics-")
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+
+
+def when_ready(server):
+    """From now on this is a running server: a worker that starts later (a HUP, a recycled or
+    crashed worker) and meets a broken config edit keeps serving the last good config."""
+    os.environ["IVR_RELOADING"] = "1"
 
 
 def child_exit(server, worker):

@@ -10,4 +10,4 @@ try:
     app = create_app()
 except StartupError as error:
     print(f"ivr: {error}", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(3)  # gunicorn's "worker failed to boot": the server stops instead of retrying

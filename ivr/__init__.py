@@ -84,6 +84,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def preflight(environ: Mapping[str, str] | None = None) -> list[str]:
+    """What would stop a production server from starting: a missing signing secret and every
+    config error (`file:line: key: problem`). Empty when it can start."""
+    from ivr.config import ConfigError, load_config
+
+    env = os.environ if environ is None else environ
+    problems = []
+    if not env.get("TWILIO_AUTH_TOKEN"):
+        problems.append("TWILIO_AUTH_TOKEN is not set: refusing to serve unsigned webhooks")
+    try:
+        load_config(Path(env.get("IVR_CONFIG_DIR", "config")))
+    except ConfigError as exc:
+        problems.extend(exc.errors)
+    return problems
+
+
 def rehearsal_clock(value: str) -> Any:
     """IVR_CLOCK: a staging server that answers every call as if at that instant (rehearsals)."""
     from datetime import datetime

@@ -23,8 +23,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 1, threads: int = 4, app: str = "wsgi:app") -> Iterator[str]:
-    """Serve the IVR with gunicorn.conf.py on a free port; yields its base URL."""
+def gunicorn(
+    env: dict[str, str],
+    workers: int = 1,
+    threads: int = 4,
+    app: str = "wsgi:app",
+    started: list[subprocess.Popen[bytes]] | None = None,
+) -> Iterator[str]:
+    """Serve the IVR with gunicorn.conf.py on a free port; yields its base URL (and appends
+    the master process to `started`, for tests that signal it)."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (a pipe would fill up and stall the server)
     process = subprocess.Popen(
@@ -47,6 +54,8 @@ def gunicorn(env: dict[str, str], workers: int = 1, threads: int = 4, app: str =
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
+    if started is not None:
+        started.append(process)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

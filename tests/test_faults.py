@@ -208,7 +208,7 @@ def test_a_reload_with_a_bad_edit_keeps_the_last_good_config(
     regions.write_text(regions.read_text().replace("timezone: UTC", "timezone: Mars/Base"))
     with pytest.raises(StartupError, match="Mars/Base"):
         app_factory()  # a cold start refuses
-    monkeypatch.setenv("IVR_RELOADING", "1")  # set by gunicorn.conf.py's on_reload
+    monkeypatch.setenv("IVR_RELOADING", "1")  # gunicorn.conf.py: a running server
     reloaded = app_factory()
     assert reloaded.extensions["ivr"].config.regions["global"].timezone == "UTC"
 

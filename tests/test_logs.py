@@ -128,8 +128,9 @@ def test_configure_sends_every_logger_to_stderr_as_json(monkeypatch: pytest.Monk
     monkeypatch.setattr(sys, "stderr", stderr)
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
-    flags = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
-    saved_flags = {name: getattr(logging, name) for name in flags}
+    saved_srcfile = logging._srcfile  # type: ignore[attr-defined]
+    alembic = logging.getLogger("alembic")
+    saved_alembic_level = alembic.level
     try:
         configure(interval=0.02)
         logging.getLogger("ivr.web").info("webhook", extra={"region": "cn", "caller": "+86*******8000"})
@@ -143,8 +144,16 @@ def test_configure_sends_every_logger_to_stderr_as_json(monkeypatch: pytest.Monk
             "cn",
             "+86*******8000",
         )
+        # Other handlers in the process (gunicorn's error log prints the pid) still get
+        # every field they format.
+        record = logging.getLogger("gunicorn.error").makeRecord(
+            "gunicorn.error", logging.INFO, "-", 0, "Worker exiting (pid: %s)", (42,), None
+        )
+        gunicorn_line = logging.Formatter("[%(process)d] [%(thread)d] %(message)s").format(record)
+        assert gunicorn_line.endswith("] Worker exiting (pid: 42)")
+        assert not logging.getLogger("alembic").isEnabledFor(logging.INFO)
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
-        for name, value in saved_flags.items():
-            setattr(logging, name, value)
+        logging._srcfile = saved_srcfile  # type: ignore[attr-defined]
+        alembic.setLevel(saved_alembic_level)
