@@ -6,6 +6,7 @@ over HTTP. It never needs a phone, a Twilio account or the internet.
 
 from __future__ import annotations
 
+import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,7 +79,9 @@ class Simulator:
     keypad: Keypad
     dial_status: str = "completed"
     queue_result: str = "bridged"
-    call_sid: str = "CA" + "5" * 32
+    # A new CallSid for every call, as Twilio gives: against a running server, a repeated
+    # CallSid would replay the earlier call's answers instead of acting again.
+    call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
     on_step: Callable[[dict[str, Any]], None] | None = None
     transcript: Transcript = field(default_factory=Transcript)
     _requests: int = 0

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from ivr import create_app
 from ivr.cli import main
 from ivr.simulator import SimulationError, Simulator, keys_from_list
+from tests.conftest import stored_cases
 from tests.wallet_server import serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +104,11 @@ def test_against_a_running_server(tmp_path: Path, config_dir: Path, monkeypatch:
     with serving(app) as url:
         data = json.loads(run("call", "--from", "+8613800138000", "--keys", "3,1", "--url", url, "--json"))
         assert data["dialed"] == ["+442079460001"]
+        # The same keys again are a new call (a new CallSid), not a replay of the first one.
+        again = json.loads(run("call", "--from", "+8613800138000", "--keys", "3,1", "--url", url, "--json"))
+        assert again["dialed"] == ["+442079460001"]
+        references = [c["reference"] for c in stored_cases(app.extensions["ivr"], "lockdown")]
+        assert len(references) == 2 and references[0] != references[1]
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", "wrong-token")
         refused = run("call", "--from", "+8613800138000", "--keys", "3", "--url", url, code=1)
         assert "answered HTTP 403" in refused
