@@ -276,7 +276,8 @@ class Simulator:
 
     def _recording(self, verb: ET.Element) -> ET.Element | str | None:
         seconds = "12"
-        url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE" + "7" * 32
+        recording_sid = "RE" + self.call_sid[2:]  # one recording per simulated call
+        url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/" + recording_sid
         self._record(
             {"verb": "Record", "seconds": int(seconds), "max_length": int(verb.get("maxLength", "3600"))}
         )
@@ -287,7 +288,7 @@ class Simulator:
                 {
                     "RecordingStatus": "completed",
                     "RecordingUrl": url,
-                    "RecordingSid": "RE" + "7" * 32,
+                    "RecordingSid": recording_sid,
                     "RecordingDuration": seconds,
                 },
                 parse=False,
