@@ -20,6 +20,8 @@ class StartupError(RuntimeError):
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings from the environment, or `test_config` in tests."""
+    from sqlalchemy.exc import ArgumentError
+
     from ivr import web
     from ivr.config import ConfigError
     from ivr.hotline import system_clock
@@ -66,6 +68,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "config edit refused, serving the last good config:\n%s", "\n".join(exc.errors)
         )
         hotline = build_hotline({**app.config, "CONFIG_DIR": str(snapshot), "SNAPSHOT": False})
+    except ArgumentError as exc:
+        raise StartupError(f"DATABASE_URL is not a database URL: {exc}") from exc
     hotline.warm_up()
     metrics = Metrics()
     app.extensions["ivr"] = hotline
@@ -97,6 +101,14 @@ def preflight(environ: Mapping[str, str] | None = None) -> list[str]:
         load_config(Path(env.get("IVR_CONFIG_DIR", "config")))
     except ConfigError as exc:
         problems.extend(exc.errors)
+    if env.get("DATABASE_URL"):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(env["DATABASE_URL"])
+        except ArgumentError:
+            problems.append("DATABASE_URL is not a database URL (e.g. postgresql+psycopg://user@host/db)")
     return problems
 
 

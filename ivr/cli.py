@@ -82,7 +82,35 @@ def emit(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@click.group()
+class IvrCommands(click.Group):
+    """Every command: a store that is down or misnamed is a one-line error, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+        try:
+            return super().invoke(ctx)
+        except ArgumentError as exc:
+            raise click.ClickException(f"DATABASE_URL is not a database URL ({exc})") from None
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(f"the store at {store_name()} is unavailable: {reason}") from None
+
+
+def store_name() -> str:
+    """DATABASE_URL without its password, for error messages."""
+    from sqlalchemy.engine import make_url
+
+    from ivr.store import default_url
+
+    url = os.environ.get("DATABASE_URL") or default_url()
+    try:
+        return str(make_url(url).render_as_string(hide_password=True))
+    except Exception:
+        return "DATABASE_URL"
+
+
+@click.group(cls=IvrCommands)
 def main() -> None:
     """OK Wallet hotline IVR."""
 

@@ -121,3 +121,24 @@ def test_cases_and_sms_after_a_lockdown(tmp_path: Path, config_dir: Path) -> Non
 
 def test_sms_retry_without_twilio_says_there_is_nothing_to_send() -> None:
     assert "TWILIO_ACCOUNT_SID unset" in run("sms", "retry")
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "postgresql+psycopg://ivr:s3cret@127.0.0.1:1/ivr",
+            "Error: the store at postgresql+psycopg://ivr:***@127.0.0.1:1/ivr is unavailable: ",
+        ),
+        ("ivr.sqlite3", "Error: DATABASE_URL is not a database URL"),
+    ],
+)
+def test_a_store_that_is_down_or_misnamed_is_one_clear_line(
+    url: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    for command in (["cases", "list"], ["sms", "list"], ["region", "close", "gb", "--reason", "x"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1
+        assert result.output.startswith(said), result.output
+        assert "Traceback" not in result.output and "s3cret" not in result.output

@@ -291,3 +291,13 @@ def test_server_refuses_to_start_without_auth_token(
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     with pytest.raises(StartupError, match="TWILIO_AUTH_TOKEN is not set"):
         create_app({"CONFIG_DIR": str(config_dir), "DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"})
+
+
+def test_server_refuses_a_malformed_database_url(config_dir: Path, tmp_path: Path) -> None:
+    from ivr import preflight
+
+    with pytest.raises(StartupError, match="DATABASE_URL is not a database URL"):
+        create_app({"TWILIO_AUTH_TOKEN": "x", "CONFIG_DIR": str(config_dir), "DATABASE_URL": "ivr.sqlite3"})
+    problems = preflight({"TWILIO_AUTH_TOKEN": "x", "IVR_CONFIG_DIR": str(config_dir), "DATABASE_URL": "x"})
+    assert problems == ["DATABASE_URL is not a database URL (e.g. postgresql+psycopg://user@host/db)"]
+    assert preflight({"TWILIO_AUTH_TOKEN": "x", "IVR_CONFIG_DIR": str(config_dir)}) == []
