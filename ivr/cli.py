@@ -155,6 +155,7 @@ def serve(host: str, port: int, dev: bool) -> None:
     from werkzeug.serving import run_simple
 
     from ivr import DEV_TOKEN, StartupError, create_app, is_loopback
+    from ivr.logs import configure
 
     token = os.environ.get("TWILIO_AUTH_TOKEN")
     if not token and not dev:
@@ -173,6 +174,7 @@ def serve(host: str, port: int, dev: bool) -> None:
         app = create_app({"DEV_MODE": dev})
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+    configure()  # the same JSON log lines as production, on stderr
     click.echo(f"Serving the IVR on http://{host}:{port}/voice", err=True)
     run_simple(host, port, app, threaded=True)
 
