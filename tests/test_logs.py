@@ -157,3 +157,24 @@ def test_configure_sends_every_logger_to_stderr_as_json(monkeypatch: pytest.Monk
         root.setLevel(saved_level)
         logging._srcfile = saved_srcfile  # type: ignore[attr-defined]
         alembic.setLevel(saved_alembic_level)
+
+
+def test_the_replay_table_keeps_no_pin_or_code(phone: Phone, hotline: Any) -> None:
+    """call_steps remembers which keys a step answered, to replay a retried webhook, but
+    never the keys themselves."""
+    from sqlalchemy import select
+
+    from ivr.store import call_steps
+
+    friend = Phone(phone.client, caller="+8613900139000", sid="CA-STEPS")
+    friend.keys("3", "2", "447400123456")
+    friend.press("1357")
+    phone.keys("2")
+    code = re.search(r"验证码是(\d{6})", hotline.sms.outbox()[-1]["body"]).group(1)  # type: ignore[union-attr]
+    phone.press(code)
+    rows = hotline.store.all(select(call_steps.c.step, call_steps.c.response))
+    steps = [row["step"].split("|") for row in rows]
+    assert {"lockdown.pin-entered", "txn.code-entered"} <= {name for name, _, _ in steps}
+    assert all(re.fullmatch(r"[0-9a-f]{32}", typed) for _, _, typed in steps)  # keys: a hash only
+    readable = " ".join(f"{name} {path}" for name, path, _ in steps) + " ".join(r["response"] for r in rows)
+    assert "1357" not in readable and code not in readable

@@ -38,7 +38,10 @@ def step(name: str, *, once: bool = False) -> Callable[[Step], Step]:
             return function
 
         def idempotent(call: Call) -> VoiceResponse:
-            key = f"{name}|{call.params.get('_request', '')}|{call.digits}"
+            # The keys pressed (a PIN, a code) are part of what makes a step the same step, but
+            # are stored only as a keyed hash.
+            typed = call.hotline.digest("step-keys", call.sid, call.digits)[:32]
+            key = f"{name}|{call.params.get('_request', '')}|{typed}"
             return call.hotline.once(call.sid, key, lambda: function(call))
 
         STEPS[name] = idempotent
