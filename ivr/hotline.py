@@ -329,10 +329,13 @@ class Hotline:
             )
 
     def record_end(self, sid: str, status: str, duration: str | None) -> bool:
-        """The status callback: close the call's record; a call with no outcome was abandoned."""
+        """The status callback: close the call's record (a call with no outcome was abandoned)
+        and forget what the call proved and typed (numbers, the verified flag): no step needs
+        it any more."""
         self.journal.flush()
         seconds = int(duration) if duration and duration.isdigit() else None
         with self.store.begin() as connection:
+            connection.execute(delete(call_state).where(call_state.c.sid == sid))
             record = connection.execute(
                 select(calls.c.region, calls.c.outcome).where(calls.c.sid == sid)
             ).first()

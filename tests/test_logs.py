@@ -178,3 +178,12 @@ def test_the_replay_table_keeps_no_pin_or_code(phone: Phone, hotline: Any) -> No
     assert all(re.fullmatch(r"[0-9a-f]{32}", typed) for _, _, typed in steps)  # keys: a hash only
     readable = " ".join(f"{name} {path}" for name, path, _ in steps) + " ".join(r["response"] for r in rows)
     assert "1357" not in readable and code not in readable
+
+
+def test_what_a_call_typed_is_forgotten_when_it_ends(phone: Phone, hotline: Any) -> None:
+    friend = Phone(phone.client, caller="+8613900139000", sid="CA-FORGET")
+    friend.keys("3", "2", "447400123456")
+    assert hotline.load_state("CA-FORGET")["lock_phone"] == "+447400123456"  # needed mid-call
+    friend.post("/voice/status", CallStatus="completed", CallDuration="40")
+    assert hotline.load_state("CA-FORGET") == {}
+    assert hotline.call_record("CA-FORGET")["status"] == "completed"  # the call's record stays
