@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -70,12 +71,19 @@ class BatchingHandler(MemoryHandler):
         self.writer = target
 
     def start(self, interval: float) -> None:
+        """Start the writer thread, and again in every forked child (`gunicorn --preload`
+        forks workers from a process that configured logging: threads do not survive a fork)."""
+
         def run() -> None:
             while True:
                 time.sleep(interval)
                 self.flush()
 
-        threading.Thread(target=run, name="ivr-log-writer", daemon=True).start()
+        def writer() -> None:
+            threading.Thread(target=run, name="ivr-log-writer", daemon=True).start()
+
+        writer()
+        os.register_at_fork(after_in_child=writer)
         atexit.register(self.flush)
 
     def flush(self) -> None:

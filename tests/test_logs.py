@@ -187,3 +187,35 @@ def test_what_a_call_typed_is_forgotten_when_it_ends(phone: Phone, hotline: Any)
     friend.post("/voice/status", CallStatus="completed", CallDuration="40")
     assert hotline.load_state("CA-FORGET") == {}
     assert hotline.call_record("CA-FORGET")["status"] == "completed"  # the call's record stays
+
+
+def test_a_forked_worker_writes_its_own_log_lines(tmp_path: Any) -> None:
+    """gunicorn --preload forks workers after logging is set up: the child needs a writer."""
+    import json
+    import os
+    import warnings
+
+    from ivr.logs import BatchingHandler, JsonFormatter
+
+    path = tmp_path / "worker.log"
+    with open(path, "w", encoding="utf-8") as stream:
+        writer = logging.StreamHandler(stream)
+        writer.setFormatter(JsonFormatter())
+        handler = BatchingHandler(writer)
+        logger = logging.getLogger("ivr.test-fork")
+        logger.propagate, logger.handlers = False, [handler]
+        logger.setLevel(logging.INFO)
+        handler.start(0.02)
+        with warnings.catch_warnings():  # 3.12+ warns about forking a threaded process
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = os.fork()
+        if child == 0:  # the worker: log, give the writer a moment, leave without cleanup
+            try:
+                logger.info("webhook", extra={"call_sid": "CA-CHILD"})
+                time.sleep(0.5)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        logger.handlers = []
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["call_sid"] for line in lines] == ["CA-CHILD"]
