@@ -25,7 +25,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = None if multiprocess() else CollectorRegistry()
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._children: dict[tuple[object, ...], Any] = {}
         registry = self.registry
 
         def counter(name: str, text: str, labels: list[str]) -> Counter:
@@ -66,21 +66,13 @@ class Metrics:
             registry=registry,
         )
 
-    def webhook_timer(self, endpoint: str) -> Any:
-        """`webhook_seconds` for one endpoint, its child kept (looked up on every webhook)."""
-        child = self._children.get(("webhook", endpoint))
-        if child is None:
-            child = self._children[("webhook", endpoint)] = self.webhook_seconds.labels(endpoint=endpoint)
-        return child
-
-    def call_counter(self, region: str, matched_by: str) -> Any:
-        """`calls` for one region and route, its child kept."""
-        child = self._children.get(("calls", region, matched_by))
-        if child is None:
-            child = self._children[("calls", region, matched_by)] = self.calls.labels(
-                region=region, matched_by=matched_by
-            )
-        return child
+    def child(self, metric: Counter | Histogram, **labels: str) -> Any:
+        """`metric` for these label values, its child kept (looked up on every webhook)."""
+        key = (id(metric), *labels.values())
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(**labels)
+        return found
 
     def exposition(self) -> bytes:
         """The Prometheus text of every process (multiprocess) or this app's registry."""

@@ -70,9 +70,7 @@ def verify_signature() -> None:
     g.wallet_budget = start_budget()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     req = request._get_current_object()  # type: ignore[attr-defined]
-    validator = app.extensions.get("ivr.validator")
-    if validator is None:
-        validator = app.extensions["ivr.validator"] = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
+    validator = app.extensions["ivr.validator"]
     signature = req.headers.get("X-Twilio-Signature", "")
     if not signature or not signature_ok(
         validator, _signed_url(req, app.config.get("PUBLIC_URL")), req.form, signature
@@ -98,7 +96,8 @@ def observe(response: Response) -> Response:
         elapsed = time.perf_counter() - started
         req = request._get_current_object()  # type: ignore[attr-defined]
         metrics: Metrics = current_app.extensions["ivr.metrics"]
-        metrics.webhook_timer(req.url_rule.rule if req.url_rule else "none").observe(elapsed)
+        endpoint = req.url_rule.rule if req.url_rule else "none"
+        metrics.child(metrics.webhook_seconds, endpoint=endpoint).observe(elapsed)
         call = getattr(context, "call", None)
         log.info(
             "webhook",
@@ -136,7 +135,7 @@ def voice() -> Response:
     core = call.hotline
     core.record_start(call)
     route = call.route
-    core.metrics.call_counter(call.region.code, route.matched_by).inc()
+    core.metrics.child(core.metrics.calls, region=call.region.code, matched_by=route.matched_by).inc()
     g.log_extra = {
         "caller": mask(call.params.get("From")),
         "matched_by": route.matched_by,
@@ -214,6 +213,7 @@ def apology_and_dial(error: BaseException) -> Response:
 def init_app(app: Flask) -> None:
     from ivr import ops
 
+    app.extensions["ivr.validator"] = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)
 

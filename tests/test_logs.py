@@ -87,19 +87,25 @@ def test_webhooks_log_one_line_each_with_region_and_latency(
     assert [r.outcome for r in outcomes] == ["lockdown"]  # type: ignore[attr-defined]
 
 
+def batching_logger(name: str, stream: Any) -> tuple[logging.Logger, Any]:
+    """A private logger whose only handler is a BatchingHandler writing JSON to `stream`."""
+    from ivr.logs import BatchingHandler, JsonFormatter
+
+    writer = logging.StreamHandler(stream)
+    writer.setFormatter(JsonFormatter())
+    handler = BatchingHandler(writer)
+    logger = logging.getLogger(name)
+    logger.propagate, logger.handlers = False, [handler]
+    logger.setLevel(logging.INFO)
+    return logger, handler
+
+
 def test_log_lines_are_batched_off_the_request_thread_and_errors_written_at_once() -> None:
     import io
     import json
 
-    from ivr.logs import BatchingHandler, JsonFormatter
-
     stream = io.StringIO()
-    writer = logging.StreamHandler(stream)
-    writer.setFormatter(JsonFormatter())
-    handler = BatchingHandler(writer)
-    logger = logging.getLogger("ivr.test-batching")
-    logger.propagate, logger.handlers = False, [handler]
-    logger.setLevel(logging.INFO)
+    logger, handler = batching_logger("ivr.test-batching", stream)
     try:
         logger.info("webhook", extra={"call_sid": "CA1", "latency_ms": 1.5})
         assert stream.getvalue() == ""  # the request thread neither formats nor writes
@@ -195,16 +201,9 @@ def test_a_forked_worker_writes_its_own_log_lines(tmp_path: Any) -> None:
     import os
     import warnings
 
-    from ivr.logs import BatchingHandler, JsonFormatter
-
     path = tmp_path / "worker.log"
     with open(path, "w", encoding="utf-8") as stream:
-        writer = logging.StreamHandler(stream)
-        writer.setFormatter(JsonFormatter())
-        handler = BatchingHandler(writer)
-        logger = logging.getLogger("ivr.test-fork")
-        logger.propagate, logger.handlers = False, [handler]
-        logger.setLevel(logging.INFO)
+        logger, handler = batching_logger("ivr.test-fork", stream)
         handler.start(0.02)
         with warnings.catch_warnings():  # 3.12+ warns about forking a threaded process
             warnings.simplefilter("ignore", DeprecationWarning)
