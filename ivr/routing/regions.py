@@ -43,11 +43,21 @@ class Route:
     caller: str | None  # the caller's E.164 number, when it is a real one
 
 
+@dataclass(frozen=True)
+class CallerId:
+    """A real caller number, parsed once: its country, E.164 form and the form logs may show."""
+
+    number: phonenumbers.PhoneNumber
+    country: str
+    e164: str
+    masked: str  # country code and last four digits only (+86*******8000)
+
+
 @lru_cache(maxsize=8192)  # every webhook of a call carries the same From: parse it once
-def caller_country(raw: str | None) -> tuple[phonenumbers.PhoneNumber, str] | None:
-    """The caller's number and its country when it is a real, valid number; None for withheld
-    and SIP/client IDs. (`is_valid_number` is validity for the number's own region: looking
-    the region up once serves both questions.)"""
+def caller_id(raw: str | None) -> CallerId | None:
+    """The caller's number when it is a real, valid number; None for withheld and SIP/client
+    IDs. (`is_valid_number` is validity for the number's own region: looking the region up
+    once serves both questions.)"""
     text = (raw or "").strip()
     if text.lower() in WITHHELD_CALLER_IDS or text.lower().startswith(("sip:", "client:")):
         return None
@@ -58,26 +68,24 @@ def caller_country(raw: str | None) -> tuple[phonenumbers.PhoneNumber, str] | No
     country = phonenumbers.region_code_for_number(number)
     if not country or not phonenumbers.is_valid_number_for_region(number, country):
         return None
-    return number, country
-
-
-def caller_number(raw: str | None) -> phonenumbers.PhoneNumber | None:
-    """The caller's number when it is a real, valid one; None for withheld and SIP/client IDs."""
-    found = caller_country(raw)
-    return found[0] if found else None
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    prefix = f"+{number.country_code}"
+    masked = prefix + "*" * (len(formatted) - len(prefix) - 4) + formatted[-4:]
+    return CallerId(number, country, formatted, masked)
 
 
 def e164(raw: str | None) -> str | None:
     """`raw` as E.164 when it is a real caller number, else None."""
-    number = caller_number(raw)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else None
+    found = caller_id(raw)
+    return found.e164 if found else None
 
 
 def route_call(config: Config, caller: str | None, dialed: str | None) -> Route:
     """Pick the region for a call by the contract's order: caller, dialed number, default."""
-    found, formatted = caller_country(caller), e164(caller)
-    if found is not None and found[1] in config.region_by_country:
-        return Route(config.region_by_country[found[1]], "caller", formatted)
+    found = caller_id(caller)
+    formatted = found.e164 if found else None
+    if found is not None and found.country in config.region_by_country:
+        return Route(config.region_by_country[found.country], "caller", formatted)
     to = e164(dialed) or (dialed or "").strip()
     if to in config.region_by_number:
         return Route(config.region_by_number[to], "dialed", formatted)
@@ -88,12 +96,10 @@ def mask(number: str | None) -> str:
     """A phone number safe for logs: country code and last four digits only (+86*******8000)."""
     if not number:
         return "-"
-    parsed = caller_number(number)
-    if parsed is None:
-        return "withheld" if (number or "").strip().lower() in WITHHELD_CALLER_IDS else "invalid"
-    digits = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    prefix = f"+{parsed.country_code}"
-    return prefix + "*" * (len(digits) - len(prefix) - 4) + digits[-4:]
+    found = caller_id(number)
+    if found is None:
+        return "withheld" if number.strip().lower() in WITHHELD_CALLER_IDS else "invalid"
+    return found.masked
 
 
 def typed_number(digits: str, countries: tuple[str, ...]) -> str | None:
