@@ -12,18 +12,24 @@ import pytest
 from tests.conftest import Phone
 
 
+def type_a_pin_and_a_code(phone: Phone, hotline: Any, friend_sid: str) -> str:
+    """A friend's call types a number and the PIN 1357 to lock another wallet; `phone` then
+    types the one-time code it was texted for transactions. The code typed."""
+    friend = Phone(phone.client, caller="+8613900139000", sid=friend_sid)
+    friend.keys("3", "2", "447400123456")
+    friend.press("1357")
+    phone.keys("2")
+    code = re.search(r"验证码是(\d{6})", hotline.sms.outbox()[-1]["body"]).group(1)  # type: ignore[union-attr]
+    phone.press(code)
+    return code
+
+
 def test_journeys_leave_no_secrets_in_the_logs(
     phone: Phone, hotline: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    # Lockdown of another wallet: typed number and PIN.
-    friend = Phone(phone.client, caller="+8613900139000", sid="CA1")
-    friend.keys("3", "2", "447400123456")
-    friend.press("1357")
-    # Transactions: a code and a reference.
-    phone.keys("2")
-    code = re.search(r"验证码是(\d{6})", hotline.sms.outbox()[-1]["body"]).group(1)  # type: ignore[union-attr]
-    phone.press(code)
+    # Lockdown of another wallet (typed number and PIN), then transactions: a code and a reference.
+    code = type_a_pin_and_a_code(phone, hotline, "CA1")
     phone.press("70010002")
     phone.press("1")
     # Recovery by typed number from a withheld caller, and an unexpected failure.
@@ -172,12 +178,7 @@ def test_the_replay_table_keeps_no_pin_or_code(phone: Phone, hotline: Any) -> No
 
     from ivr.store import call_steps
 
-    friend = Phone(phone.client, caller="+8613900139000", sid="CA-STEPS")
-    friend.keys("3", "2", "447400123456")
-    friend.press("1357")
-    phone.keys("2")
-    code = re.search(r"验证码是(\d{6})", hotline.sms.outbox()[-1]["body"]).group(1)  # type: ignore[union-attr]
-    phone.press(code)
+    code = type_a_pin_and_a_code(phone, hotline, "CA-STEPS")
     rows = hotline.store.all(select(call_steps.c.step, call_steps.c.response))
     steps = [row["step"].split("|") for row in rows]
     assert {"lockdown.pin-entered", "txn.code-entered"} <= {name for name, _, _ in steps}
