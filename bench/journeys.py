@@ -87,7 +87,7 @@ def main() -> int:
                     caller,
                     "+864001234567",
                     keys_from_list(keys),
-                    call_sid=f"CABENCH{index:08d}{time.time_ns()}",
+                    call_sid=f"CA{index:08x}{time.time_ns() % 16**24:024x}",
                 ).run()
                 if not transcript.ended:
                     raise SimulationError("no end")
@@ -99,11 +99,11 @@ def main() -> int:
             warm = Client(server)
             for n in range(12):
                 warm.post(
-                    "/voice", {"CallSid": f"CAWARM{n}", "From": "+8613800138000", "To": "+864001234567"}
+                    "/voice", {"CallSid": f"CA{n:032x}", "From": "+8613800138000", "To": "+864001234567"}
                 )
                 warm.post(
                     "/voice/menu/main?lang=zh-CN",
-                    {"CallSid": f"CAWARM{n}", "From": "+8613800138000", "Digits": "1"},
+                    {"CallSid": f"CA{n:032x}", "From": "+8613800138000", "Digits": "1"},
                 )
             warm.close()
         baseline = webhook_buckets(servers)

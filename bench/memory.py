@@ -67,7 +67,7 @@ def main() -> int:
                         break
                     done[0] += 1
                     n = done[0]
-                sid = f"CAMEM{n:010d}"
+                sid = f"CA{n:032x}"
                 form = {"CallSid": sid, "From": callers[n % len(callers)], "To": "+18885550100"}
                 client.post("/voice", form)
                 client.post("/voice/menu/main?lang=en-US", {**form, "Digits": "1"})

@@ -55,7 +55,7 @@ def load(base: str, seconds: float, clients: int) -> float:
             status, _ = client.post(
                 "/voice",
                 {
-                    "CallSid": f"CA{index:04d}{n:08d}{time.time_ns()}",
+                    "CallSid": f"CA{index:04x}{n:08x}{time.time_ns() % 16**20:020x}",
                     "From": next_caller(),
                     "To": "+18885550100",
                 },

@@ -39,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         WALLET_TOKEN=os.environ.get("IVR_WALLET_TOKEN"),
         TWILIO_ACCOUNT_SID=os.environ.get("TWILIO_ACCOUNT_SID"),
         SMS_FROM=os.environ.get("IVR_SMS_FROM"),
+        METRICS_TOKEN=os.environ.get("IVR_METRICS_TOKEN"),
         SMS_HTTP_CLIENT=None,  # tests: a fake twilio.http.HttpClient
         WALLET=None,  # tests: any Wallet
         INSTANCE_DIR=os.environ.get("IVR_INSTANCE_DIR", "instance"),

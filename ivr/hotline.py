@@ -22,10 +22,11 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.config import Config, ConfigError, Region, load_config
 from ivr.flows.call import CARRIED, Call
 from ivr.journal import Journal
+from ivr.keypad import count
 from ivr.routing.hours import Emergency, Status, status_at
 from ivr.routing.regions import Route, mask, route_call
 from ivr.sms import SmsSender
-from ivr.store import Store, call_state, call_steps, calls, emergency_closures, utcnow
+from ivr.store import UPSERTS, Store, call_state, call_steps, calls, emergency_closures, utcnow
 from ivr.wallet import Wallet
 
 log = logging.getLogger("ivr")
@@ -270,6 +271,7 @@ class Hotline:
         from ivr.wallet.demo import DemoWallet
 
         if not self.store.ping():
+            log.warning("store warm-up skipped: the store does not answer; the first calls will connect")
             return False
         try:
             with ExitStack() as held:  # open them all at once, so the pool keeps them all
@@ -333,7 +335,7 @@ class Hotline:
         and forget what the call proved and typed (numbers, the verified flag): no step needs
         it any more."""
         self.journal.flush()
-        seconds = int(duration) if duration and duration.isdigit() else None
+        seconds = count(duration)
         with self.store.begin() as connection:
             connection.execute(delete(call_state).where(call_state.c.sid == sid))
             record = connection.execute(
@@ -360,15 +362,14 @@ class Hotline:
         return dict(json.loads(row["data"])) if row else {}
 
     def save_state(self, sid: str, data: Mapping[str, Any]) -> None:
+        """One upsert: duplicate webhooks of one step race here, and the last write wins whole."""
         if not sid:
             return
-        encoded = json.dumps(dict(data), sort_keys=True)
+        encoded, now = json.dumps(dict(data), sort_keys=True), self.now()
         with self.store.begin() as connection:
-            changed = connection.execute(
-                update(call_state).where(call_state.c.sid == sid).values(data=encoded, updated_at=utcnow())
-            ).rowcount
-            if not changed:
-                connection.execute(insert(call_state).values(sid=sid, data=encoded, updated_at=utcnow()))
+            values = {"data": encoded, "updated_at": now}
+            upsert = UPSERTS[connection.dialect.name](call_state).values(sid=sid, **values)
+            connection.execute(upsert.on_conflict_do_update(index_elements=["sid"], set_=values))
 
     def once(self, sid: str, key: str, produce: Callable[[], VoiceResponse]) -> VoiceResponse:
         """Run `produce` once per (call, step); a repeat of the same webhook replays its answer."""

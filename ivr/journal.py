@@ -16,13 +16,9 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from ivr.store import Store, calls
-
-# INSERT ... ON CONFLICT DO NOTHING, by dialect: one statement records a batch of calls.
-_UPSERT_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+from ivr.store import UPSERTS, Store, calls
 
 log = logging.getLogger("ivr.journal")
 # A call keeps its strongest outcome: a lockdown followed by the fraud desk is a lockdown.
@@ -104,7 +100,9 @@ class Journal:
             log.warning("call records lost at exit: the store was unavailable")
 
     def flush(self) -> None:
-        """Write everything buffered; on failure it stays buffered for the next try."""
+        """Write everything buffered. A store outage keeps it buffered for the next try; a row
+        the store refuses (a value it cannot take) is logged and dropped, never retried forever,
+        so one bad call cannot stop the records of every later one."""
         with self._lock:
             starts, steps, outcomes = self._starts, self._steps, self._outcomes
             self._starts, self._steps, self._outcomes = {}, defaultdict(list), {}
@@ -112,15 +110,33 @@ class Journal:
             return
         try:
             self._write(starts, steps, outcomes)
+            return
         except Exception:
-            with self._lock:  # put it back, older first (bounded: a long outage drops the oldest)
-                if len(starts) + len(self._starts) > MAX_BUFFERED:
-                    starts = dict(list(starts.items())[-MAX_BUFFERED // 2 :])
-                self._starts = {**starts, **self._starts}
-                for sid, items in steps.items():
-                    self._steps[sid][:0] = items
-                self._outcomes = {**outcomes, **self._outcomes}
-            raise
+            if not self.store.reachable():
+                self._put_back(starts, steps, outcomes)
+                raise
+        # The store answers but refused the batch: write call by call to find the bad ones.
+        for sid in sorted({*starts, *steps, *outcomes}):
+            one = ({sid: starts[sid]} if sid in starts else {}, {sid: steps[sid]} if sid in steps else {})
+            try:
+                self._write(one[0], one[1], {sid: outcomes[sid]} if sid in outcomes else {})
+            except Exception as exc:
+                if not self.store.reachable():
+                    self._put_back(starts, steps, outcomes)
+                    raise
+                log.error("call record dropped: the store refused it (%s)", type(exc).__name__)
+
+    def _put_back(
+        self, starts: dict[str, dict[str, Any]], steps: dict[str, list[str]], outcomes: dict[str, str]
+    ) -> None:
+        """Buffer again what could not be written, older first (a long outage drops the oldest)."""
+        with self._lock:
+            if len(starts) + len(self._starts) > MAX_BUFFERED:
+                starts = dict(list(starts.items())[-MAX_BUFFERED // 2 :])
+            self._starts = {**starts, **self._starts}
+            for sid, items in steps.items():
+                self._steps[sid][:0] = items
+            self._outcomes = {**outcomes, **self._outcomes}
 
     @staticmethod
     def _insert_one_by_one(connection: Any, starts: dict[str, dict[str, Any]]) -> None:
@@ -142,18 +158,19 @@ class Journal:
             if starts:
                 # A call another server recorded first (a retried webhook) is simply skipped.
                 dialect = connection.dialect.name
-                if dialect in _UPSERT_INSERTS:
-                    new_calls = _UPSERT_INSERTS[dialect](calls).on_conflict_do_nothing(index_elements=["sid"])
-                    connection.execute(new_calls, list(starts.values()))
+                if dialect in UPSERTS:
+                    new_calls = UPSERTS[dialect](calls).on_conflict_do_nothing(index_elements=["sid"])
+                    connection.execute(new_calls, [starts[sid] for sid in sorted(starts)])
                 else:
                     self._insert_one_by_one(connection, starts)
-            for sid, items in steps.items():
+            # Rows are updated in one order (by sid) on every server, so two batches never deadlock.
+            for sid, items in sorted(steps.items()):
                 connection.execute(
                     update(calls)
                     .where(calls.c.sid == sid)
                     .values(journey=calls.c.journey + "".join(f"{i};" for i in items))
                 )
-            for sid, outcome in outcomes.items():
+            for sid, outcome in sorted(outcomes.items()):
                 weaker = list(OUTCOME_RANK[: OUTCOME_RANK.index(outcome)])
                 connection.execute(
                     update(calls)

@@ -20,6 +20,8 @@ LIMITS = {
     "wrong_pin": (5, timedelta(hours=24)),  # wrong PINs per account
     "recovery_sms": (3, timedelta(hours=1)),  # username / reset texts per account
     "code_sent": (5, timedelta(hours=1)),  # one-time codes per account
+    "lockdown_sms": (3, timedelta(hours=1)),  # lockdown texts per account (the lock always happens)
+    "dispute_sms": (5, timedelta(hours=1)),  # dispute texts per account (the case is always stored)
 }
 
 

@@ -41,10 +41,13 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 metadata = MetaData()
+# INSERT ... ON CONFLICT, by dialect (the two databases the store supports).
+UPSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _SCHEMA_LOCK = threading.Lock()
 
 
@@ -232,28 +235,55 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# PostgreSQL: how long one webhook may wait for the store before it gives up (the caller then
+# hears the apology and is put through to a person). Twilio gives up on a webhook at 15 s.
+CONNECT_TIMEOUT_S = 2  # the whole connection attempt
+POOL_TIMEOUT_S = 1  # waiting for a free pooled connection
+STATEMENT_TIMEOUT_MS = 2000  # one statement on the server
+TCP_USER_TIMEOUT_MS = 2000  # unacknowledged data on a connection the network lost
+STORE_DOWN_S = 2.0  # after a connection failure, fail at once for this long (no pile-up)
+
+
+class StoreUnavailable(OperationalError):
+    """The store failed moments ago: fail fast instead of waiting out another timeout."""
+
+    def __init__(self) -> None:
+        super().__init__("store marked unavailable", None, Exception("recent connection failure"))
+
+
 class Store:
     """One engine, its tables, and a transaction helper."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or os.environ.get("DATABASE_URL") or default_url()
-        options: dict[str, Any] = {"pool_pre_ping": True, "future": True}
+        # Never log bound parameters: they hold phone numbers.
+        options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if self.url.startswith("sqlite"):
             options["connect_args"] = {"check_same_thread": False, "timeout": 15}
         else:
-            options.update(pool_size=5, max_overflow=5, pool_timeout=2, pool_recycle=1800)
-            options["connect_args"] = {"connect_timeout": 2}
+            options.update(pool_size=5, max_overflow=5, pool_timeout=POOL_TIMEOUT_S, pool_recycle=1800)
+            options["connect_args"] = {
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+                f"-c lock_timeout={STATEMENT_TIMEOUT_MS}",
+                "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+                "keepalives": 1,
+                "keepalives_idle": 5,
+                "keepalives_interval": 2,
+                "keepalives_count": 2,
+            }
         self.engine: Engine = create_engine(self.url, **options)
         if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._ready = False
+        self._down_until = 0.0
         self.on_transaction: Any = None  # metrics hook: seconds per committed transaction
 
     def ensure_schema(self) -> None:
         """Bring the schema to the newest migration (idempotent; one server at a time)."""
         if self._ready:
             return
-        with _SCHEMA_LOCK:  # Alembic's context is global to the process: one migration at a time
+        with _SCHEMA_LOCK, self._file_lock():  # one migration per process, and per SQLite file
             for attempt in range(3):
                 try:
                     self._migrate()
@@ -265,6 +295,22 @@ class Store:
                         raise
                     time.sleep(0.05)
             self._ready = True
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """SQLite has no advisory lock: servers sharing a file take turns through a lock file."""
+        database = self.engine.url.database if self.url.startswith("sqlite") else None
+        if not database or database == ":memory:" or not Path(database).parent.is_dir():
+            yield  # no folder: the connection fails with the store's own error
+            return
+        import fcntl
+
+        with open(f"{database}.migrate-lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _migrate(self) -> None:
         with self.engine.begin() as connection:
@@ -288,19 +334,43 @@ class Store:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A transaction committed on exit."""
-        self.ensure_schema()
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable()
         started = time.perf_counter()
-        with self.engine.begin() as connection:
-            yield connection
+        try:
+            self.ensure_schema()
+            with self.engine.begin() as connection:
+                yield connection
+        except (OperationalError, ProgrammingError) as exc:
+            if isinstance(exc, ProgrammingError) or not isinstance(exc, StoreUnavailable):
+                self._ready = False  # a table gone (database recreated): look again next time
+            if exc.connection_invalidated or _is_connection_failure(exc):
+                self._down_until = time.monotonic() + STORE_DOWN_S
+            raise
         if self.on_transaction is not None:
             self.on_transaction(time.perf_counter() - started)
 
-    def ping(self) -> bool:
-        """True when the database answers."""
+    def reachable(self) -> bool:
+        """False while the store is marked down after a connection failure, or does not answer."""
+        if time.monotonic() < self._down_until:
+            return False
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            self.ensure_schema()
+            return True
+        except Exception:
+            return False
+
+    def ping(self) -> bool:
+        """True when the database answers and holds the newest schema (checked every time:
+        a database dropped and recreated empty is migrated again, or reported not ready)."""
+        self._down_until = 0.0
+        try:
+            with self.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+            if current != _head_revision():
+                self._ready = False
+                self.ensure_schema()
             return True
         except Exception:
             return False
@@ -331,6 +401,22 @@ def _head_revision() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None, "no migrations"
     return head
+
+
+def _is_connection_failure(exc: DBAPIError) -> bool:
+    """A failure to reach the database at all (not a constraint or a lock wait)."""
+    text_ = str(exc.orig).lower() if exc.orig is not None else ""
+    return any(
+        sign in text_
+        for sign in (
+            "connection",
+            "timeout expired",
+            "could not connect",
+            "server closed",
+            "timed out",
+            "unable to open database",
+        )
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 from typing import Any
 
@@ -35,6 +36,11 @@ FALLBACK_APOLOGY = (
     ("cmn-CN", "Polly.Zhiyu-Neural", "非常抱歉，电话系统暂时出现故障，正在为您转接客服人员。"),
 )
 
+# Bodies over this are refused (413) before a byte is read: Twilio's forms are ~2 KiB.
+MAX_BODY_BYTES = 64 * 1024
+# Twilio's call SIDs: "CA" and 32 hex digits. Anything else never reaches a flow or the store.
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+
 bp = Blueprint("voice", __name__)
 
 
@@ -65,17 +71,24 @@ def signature_ok(validator: RequestValidator, url: str, form: Any, signature: st
 
 @bp.before_request
 def verify_signature() -> None:
-    """Refuse any webhook without a valid X-Twilio-Signature."""
+    """Refuse an oversized body unread (413), then any webhook without a valid
+    X-Twilio-Signature or with a CallSid that is not Twilio's (403)."""
     g.started = time.perf_counter()
     g.wallet_budget = start_budget()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.content_length is not None and req.content_length > MAX_BODY_BYTES:
+        log.warning("refused oversized webhook path=%s bytes=%s", req.path, req.content_length)
+        abort(413)
     validator = app.extensions["ivr.validator"]
     signature = req.headers.get("X-Twilio-Signature", "")
     if not signature or not signature_ok(
         validator, _signed_url(req, app.config.get("PUBLIC_URL")), req.form, signature
     ):
         log.warning("rejected unsigned webhook path=%s", req.path)
+        abort(403)
+    if not CALL_SID.fullmatch(req.form.get("CallSid", "")):
+        log.warning("rejected webhook with a malformed CallSid path=%s", req.path)
         abort(403)
     if "ivr" in app.extensions:
         app.extensions["ivr"].refresh_config()
@@ -113,6 +126,10 @@ def observe(response: Response) -> Response:
     return response
 
 
+# What our own action URLs carry (signed by Twilio with the URL): see `Call.url`.
+QUERY_FLAGS = ("lang", "theft", "miss", "n")
+
+
 def current_call() -> Call:
     """This webhook's call, kept on `g` for the log line."""
     g.call = hotline().call(_params())
@@ -124,7 +141,7 @@ def _params() -> dict[str, str]:
     req = request._get_current_object()  # type: ignore[attr-defined]
     params = {k: v[:256] for k, v in req.form.items()}
     if req.query_string:
-        params.update({k: v[:64] for k, v in req.args.items() if k in ("lang", "theft", "miss")})
+        params.update({k: v[:64] for k, v in req.args.items() if k in QUERY_FLAGS})
     params["_request"] = req.full_path[:200]
     return params
 
@@ -214,6 +231,7 @@ def init_app(app: Flask) -> None:
     from ivr import ops
 
     app.extensions["ivr.validator"] = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # a chunked body is cut off at the same size
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)
 
@@ -241,4 +259,15 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
+        token = app.config.get("METRICS_TOKEN")
+        if token and not bearer_ok(request.headers.get("Authorization", ""), token):
+            return Response(
+                "bearer token required\n", 401, {"WWW-Authenticate": 'Bearer realm="ivr metrics"'}
+            )
         return Response(app.extensions["ivr.metrics"].exposition(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def bearer_ok(header: str, token: str) -> bool:
+    """`Authorization: Bearer <token>`, as Prometheus' `authorization` setting sends it."""
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

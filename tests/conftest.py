@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -68,12 +70,34 @@ def app_factory(tmp_path: Path, clock: Clock, config_dir: Path) -> Callable[...,
     return make
 
 
+def internal_errors(app: Flask) -> float:
+    """How often the apology path ran for an unexpected failure (ivr_errors, webhook and store)."""
+    registry = app.extensions["ivr.metrics"].registry
+    return sum(
+        registry.get_sample_value("ivr_errors_total", {"kind": kind}) or 0.0 for kind in ("webhook", "store")
+    )
+
+
+FAULTS_EXPECTED = [False]  # set for the duration of a test marked `faults`
+
+
+@pytest.fixture(autouse=True)
+def _faults_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    FAULTS_EXPECTED[0] = request.node.get_closest_marker("faults") is not None
+    yield
+    FAULTS_EXPECTED[0] = False
+
+
 @pytest.fixture
-def app(app_factory: Callable[..., Flask]) -> Iterator[Flask]:
+def app(app_factory: Callable[..., Flask], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """An app on a fresh store. A test fails if the apology path ran (the apology is a 200, so
+    only this counter sees a crash) unless it is marked `faults` (it breaks something on purpose)."""
     application = app_factory()
     hotline = application.extensions["ivr"]
     yield application
     hotline.store.dispose()
+    if request.node.get_closest_marker("faults") is None:
+        assert internal_errors(application) == 0, "a webhook answered with the apology: an internal error"
 
 
 @pytest.fixture
@@ -137,6 +161,14 @@ class Twiml:
         return None
 
 
+def twilio_sid(label: str) -> str:
+    """A CallSid in Twilio's format ("CA" and 32 hex digits) named after `label`; a label that
+    already is one is kept."""
+    if re.fullmatch(r"CA[0-9a-fA-F]{32}", label):
+        return label
+    return "CA" + hashlib.md5(label.encode()).hexdigest()
+
+
 @dataclass
 class Phone:
     """A caller as Twilio presents them: signed webhooks that follow the TwiML."""
@@ -149,6 +181,11 @@ class Phone:
     base: str = BASE
     last: Twiml | None = None
     history: list[Twiml] = field(default_factory=list)
+    faults: bool = False  # the test breaks something on purpose: the apology may be heard
+    sent: tuple[str, dict[str, str]] | None = None  # the last webhook: path and extra fields
+
+    def __post_init__(self) -> None:
+        self.sid = twilio_sid(self.sid)
 
     def post(self, path: str, signed: bool = True, **extra: str) -> Any:
         form = {
@@ -163,11 +200,20 @@ class Phone:
         headers = {"X-Twilio-Signature": sign(url, form, self.token)} if signed else {}
         return self.client.post(path, data=form, headers=headers, base_url=self.base)
 
+    def retry(self) -> Twiml:
+        """Twilio sending the last webhook again: the same URL and the same fields."""
+        assert self.sent is not None
+        path, extra = self.sent
+        return self.twiml(path, **extra)
+
     def twiml(self, path: str, **extra: str) -> Twiml:
+        self.sent = (path, extra)
         response = self.post(path, **extra)
         assert response.status_code == 200, response.data
         assert response.mimetype == "text/xml"
         body = response.get_data(as_text=True)
+        if not (self.faults or FAULTS_EXPECTED[0]):
+            assert internal_errors(self.client.application) == 0, f"the apology path ran: {body}"
         self.last = Twiml(ET.fromstring(body), body)
         self.history.append(self.last)
         return self.last

@@ -19,7 +19,7 @@ def test_the_signature_floor_app_checks_what_the_ivr_checks(monkeypatch: pytest.
     monkeypatch.delitem(sys.modules, "bench.signed_app", raising=False)
     signed_app = importlib.import_module("bench.signed_app")
     client = signed_app.app.test_client()
-    form = {"CallSid": "CA1", "From": "+8613800138000", "To": "+18885550100"}
+    form = {"CallSid": "CA00000000000000000000000000000001", "From": "+8613800138000", "To": "+18885550100"}
     good = RequestValidator("floor-token").compute_signature(PUBLIC + "/voice", form)
     forged = RequestValidator("other-token").compute_signature(PUBLIC + "/voice", form)
 

@@ -96,7 +96,7 @@ def test_the_server_starts_and_answers_with_the_store_unreachable(app_factory: A
     app = app_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'missing' / 'folder' / 'ivr.sqlite3'}")
     client = app.test_client()
     assert client.get("/readyz").status_code == 503
-    phone = Phone(client)
+    phone = Phone(client, faults=True)
     menu = phone.call()
     assert "钱包被盗，请按3" in menu.text  # routing and hours need no store
     assert phone.press("3").gather_action.startswith("/voice/menu/lockdown")
@@ -117,7 +117,7 @@ def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
         app = app_factory(DATABASE_URL=proxied)  # the store is down at start: the server starts
         client = app.test_client()
         assert client.get("/readyz").status_code == 503
-        phone = Phone(client)
+        phone = Phone(client, faults=True)
         assert "钱包被盗，请按3" in phone.call().text
         proxy.up()
         assert client.get("/readyz").status_code == 200  # it recovers by itself
@@ -125,7 +125,7 @@ def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
         assert phone.last is not None and phone.last.dialed == [FRAUD_DESK]
         hotline = app.extensions["ivr"]
         assert [c["status"] for c in stored_cases(hotline)] == ["locked"]
-        caller = Phone(client, sid="CA-MID")
+        caller = Phone(client, sid="CA-MID", faults=True)
         caller.keys("1")
         proxy.down()  # mid-call
         answer = caller.press("1")

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr.flows import MENUS, STEPS
-from tests.conftest import sign, stored_cases
+from ivr.store import call_state, calls, select
+from tests.conftest import internal_errors, sign, stored_cases
 
 PATHS = (
     ["/voice", "/voice/fallback", "/voice/status"]
@@ -81,8 +82,13 @@ QUERIES = st.fixed_dictionaries(
         "theft": st.sampled_from(["1", "0", ""]),
     },
 )
-FORMS = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=10).map(
-    lambda form: {**form, "CallSid": form.get("CallSid", "CAFUZZ")[:40] or "CAFUZZ"}
+VALID_SIDS = st.sampled_from(["CA" + "0" * 31 + "f", "CA" + "ab" * 16, "CA" + "F" * 32])
+FORMS = st.tuples(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=10), VALID_SIDS).map(
+    lambda pair: {**pair[0], "CallSid": pair[1]}
+)
+HOSTILE_SIDS = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", "CA\x00poison", "CA" + "0" * 31, "CA" + "0" * 33, "CA" + "g" * 32, "XX" + "0" * 32]),
 )
 
 
@@ -102,10 +108,27 @@ def test_every_webhook_survives_hostile_input_and_replays_store_nothing_twice(
     assert first.status_code == 200, first.data
     assert first.mimetype == "text/xml"
     assert ET.fromstring(first.get_data(as_text=True)).tag == "Response"  # well-formed TwiML
+    assert internal_errors(app) == 0, "the apology path ran: an internal error"
     stored = (len(stored_cases(hotline)), len(hotline.sms.outbox()))
     second = post(app, path, query, form)
     assert second.status_code == first.status_code
     assert (len(stored_cases(hotline)), len(hotline.sms.outbox())) == stored
+    assert internal_errors(app) == 0, "the apology path ran: an internal error"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(PATHS), form=FORMS, sid=HOSTILE_SIDS)
+def test_a_callsid_not_in_twilios_format_is_refused_and_stored_nowhere(
+    app: Flask, hotline: Any, path: str, form: dict[str, str], sid: str
+) -> None:
+    import re
+
+    if re.fullmatch(r"CA[0-9a-fA-F]{32}", sid):
+        return
+    response = post(app, path, {}, {**form, "CallSid": sid})
+    assert response.status_code == 403
+    hotline.journal.flush()
+    assert hotline.store.all(select(calls)) == [] and hotline.store.all(select(call_state)) == []
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -113,7 +113,7 @@ def test_a_worker_restarted_after_a_bad_edit_serves_the_last_good_config(
         while time.monotonic() < deadline:
             try:
                 answer = signed_transport("https://ivr.example.com", "gunicorn-test-token", send)(
-                    "/voice", {"CallSid": "CA-AFTER", "From": "+447400123456"}
+                    "/voice", {"CallSid": "CAafafafafafafafafafafafafafafafaf", "From": "+447400123456"}
                 )
                 if answer[0] == 200:
                     break

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from ivr.cli import main
-from tests.conftest import Clock, Phone
+from tests.conftest import Clock, Phone, twilio_sid
 from tests.servers import gunicorn
 from tests.wallet_server import serving
 
@@ -63,13 +63,13 @@ def test_metrics_count_calls_choices_and_outcomes_without_numbers(app: Flask, cl
 def test_journeys_keep_the_path_and_the_strongest_outcome(app: Flask, hotline: Any, clock: Clock) -> None:
     clock.set("2026-11-23T09:00:00+00:00")
     some_calls(app.test_client())
-    lockdown = hotline.call_record("CA1")
+    lockdown = hotline.call_record(twilio_sid("CA1"))
     assert lockdown["journey"].startswith("main:lockdown;lockdown:lockdown.self;outcome:lockdown;")
     assert lockdown["outcome"] == "lockdown"  # the fraud desk dial after it does not replace it
     assert (lockdown["status"], lockdown["duration"]) == ("completed", 30)
-    assert hotline.call_record("CA5")["outcome"] == "abandoned"
+    assert hotline.call_record(twilio_sid("CA5"))["outcome"] == "abandoned"
     assert "8613800138000" not in json.dumps(
-        [dict(hotline.call_record(f"CA{n}")) for n in range(1, 6)], default=str
+        [dict(hotline.call_record(twilio_sid(f"CA{n}"))) for n in range(1, 6)], default=str
     )
 
 
@@ -85,7 +85,7 @@ def test_metrics_add_up_over_gunicorn_workers(tmp_path: Path, config_dir: Path) 
     }
     with gunicorn(env, workers=2, threads=2) as server:
         for n in range(20):
-            form = {"CallSid": f"CAM{n}", "From": "+8613800138000", "To": "+864001234567"}
+            form = {"CallSid": f"CA{n:032x}", "From": "+8613800138000", "To": "+864001234567"}
             signature = RequestValidator("t").compute_signature(server + "/voice", form)
             assert (
                 requests.post(

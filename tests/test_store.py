@@ -16,7 +16,7 @@ from ivr import create_app, limits
 from ivr.cases import list_cases, open_case
 from ivr.store import Store, calls, metadata
 from ivr.wallet.demo import DemoWallet
-from tests.conftest import TOKEN, Clock, Phone, stored_cases
+from tests.conftest import TOKEN, Clock, Phone, stored_cases, twilio_sid
 
 POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL")
 NOON = datetime.fromisoformat("2026-11-23T12:00:00+08:00")
@@ -240,9 +240,9 @@ def test_the_journal_writes_call_records_in_the_background(database_url: str, tm
 
     app = shipped_app(database_url, tmp_path, JOURNAL_BACKGROUND=True)
     hotline: Any = app.extensions["ivr"]
-    Phone(app.test_client(), sid="CA-JOURNAL").call()
+    Phone(app.test_client(), sid=twilio_sid("CA-JOURNAL")).call()
     deadline = clock.monotonic() + 5
-    while hotline.store.one(select(calls.c.region).where(calls.c.sid == "CA-JOURNAL")) is None:
+    while hotline.store.one(select(calls.c.region).where(calls.c.sid == twilio_sid("CA-JOURNAL"))) is None:
         assert clock.monotonic() < deadline, "the journal never wrote the call"
         clock.sleep(0.05)
     hotline.store.dispose()
@@ -255,13 +255,15 @@ def test_a_call_two_servers_recorded_is_kept_once_with_the_rest_of_the_batch(
     and the other calls in the second server's batch are not lost."""
     first = shipped_app(database_url, tmp_path)
     second = shipped_app(database_url, tmp_path)
-    Phone(first.test_client(), sid="CA-RETRIED").call()
-    Phone(second.test_client(), sid="CA-RETRIED").call()
-    Phone(second.test_client(), sid="CA-OTHER", caller="+447400123456").call()
+    Phone(first.test_client(), sid=twilio_sid("CA-RETRIED")).call()
+    Phone(second.test_client(), sid=twilio_sid("CA-RETRIED")).call()
+    Phone(second.test_client(), sid=twilio_sid("CA-OTHER"), caller="+447400123456").call()
     first.extensions["ivr"].journal.flush()
     second.extensions["ivr"].journal.flush()
     store = first.extensions["ivr"].store
     rows = store.all(select(calls.c.sid, calls.c.region).order_by(calls.c.sid))
-    assert [(row["sid"], row["region"]) for row in rows] == [("CA-OTHER", "gb"), ("CA-RETRIED", "cn")]
+    assert sorted((row["sid"], row["region"]) for row in rows) == sorted(
+        [(twilio_sid("CA-OTHER"), "gb"), (twilio_sid("CA-RETRIED"), "cn")]
+    )
     store.dispose()
     second.extensions["ivr"].store.dispose()

@@ -14,7 +14,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flows import prompts
 from ivr.flows.call import Call
-from ivr.flows.menu import Menu, present, step, take_number
+from ivr.flows.menu import Menu, present, retry, step
+from ivr.keypad import count
+from ivr.routing.regions import callback_allowed, typed_number
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
@@ -141,16 +143,22 @@ def backend_down(call: Call) -> VoiceResponse:
 
 @step("callback", once=True)
 def callback(call: Call) -> VoiceResponse:
+    """Call back the calling number, or (withheld, or one we may not dial) a number typed now."""
     if call.route.caller is None:
         return present(call, CALLBACK_NUMBER)
+    if not callback_allowed(call.config, call.route.caller):
+        return present(call, CALLBACK_NUMBER, lead=(call.line("callback_refused"),))
     return book_callback(call, call.route.caller)
 
 
 @step("callback.number-entered")
 def callback_number_entered(call: Call) -> VoiceResponse:
-    return take_number(
-        call, CALLBACK_NUMBER, "callback_number", lambda c: book_callback(c, c.state["callback_number"])
-    )
+    number = typed_number(call.digits, call.region.countries)
+    if number is None:
+        return retry(call, CALLBACK_NUMBER, "bad_phone")
+    if not callback_allowed(call.config, number):
+        return retry(call, CALLBACK_NUMBER, "callback_refused")
+    return book_callback(call, number)
 
 
 def book_callback(call: Call, number: str) -> VoiceResponse:
@@ -189,8 +197,7 @@ def voicemail(call: Call) -> VoiceResponse:
 @step("voicemail-done")
 def voicemail_done(call: Call) -> VoiceResponse:
     """The <Record> action: thank the caller, or offer again when nothing was said."""
-    seconds = call.params.get("RecordingDuration", "0")
-    if not call.params.get("RecordingUrl") or not seconds.isdigit() or int(seconds) == 0:
+    if not call.params.get("RecordingUrl") or not count(call.params.get("RecordingDuration")):
         return present(call, OFFER, lead=(call.line("voicemail_empty"),))
     call.hotline.outcome(call, "voicemail")
     return hang_up(call, call.line("voicemail_thanks"))
@@ -200,14 +207,14 @@ def voicemail_done(call: Call) -> VoiceResponse:
 def recording(call: Call) -> VoiceResponse:
     """Twilio's recording status callback: a voicemail case, once per recording, never empty."""
     params = call.params
-    seconds = params.get("RecordingDuration", "0")
+    seconds = count(params.get("RecordingDuration"))
     url, sid = params.get("RecordingUrl", ""), params.get("RecordingSid", "")
-    if params.get("RecordingStatus") != "completed" or not url or not seconds.isdigit() or int(seconds) == 0:
+    if params.get("RecordingStatus") != "completed" or not url or not seconds:
         return VoiceResponse()
 
     def store_case() -> VoiceResponse:
         with call.hotline.store.begin() as connection:
-            call.open_case(connection, "voicemail", recording_url=url[:512], recording_seconds=int(seconds))
+            call.open_case(connection, "voicemail", recording_url=url[:512], recording_seconds=seconds)
         return VoiceResponse()
 
     return call.hotline.once(call.sid, f"recording|{sid or url}", store_case)
@@ -219,18 +226,18 @@ def recording(call: Call) -> VoiceResponse:
 @step("queue-wait")
 def queue_wait(call: Call) -> VoiceResponse:
     """Twilio's waitUrl: position (never higher than last said), the average wait, hold music."""
-    reported = call.params.get("QueuePosition", "")
-    average = call.params.get("AvgQueueTime", "")
+    reported = count(call.params.get("QueuePosition"))
+    average = count(call.params.get("AvgQueueTime"))
     lines = []
-    if reported.isdigit() and int(reported) > 0:
-        position = int(reported)
+    if reported:
+        position = reported
         if isinstance(call.state.get("announced_position"), int):
             position = min(position, call.state["announced_position"])
         if position != call.state.get("announced_position"):
             call.remember(announced_position=position)
         lines.append(call.line("queue_position", position=str(position)))
-    if average.isdigit():
-        lines.append(prompts.wait_time(call.language, int(average)))
+    if average is not None:
+        lines.append(prompts.wait_time(call.language, average))
     lines.append(call.line("queue_leave"))
     response = VoiceResponse()
     gather = response.gather(input="dtmf", num_digits=1, timeout=1, action=call.url("/voice/step/queue-key"))

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from sqlalchemy.engine import Connection
 from twilio.twiml import TwiML
 
+from ivr import limits
 from ivr.cases import open_case
 from ivr.config import Config, Region, Voice
 from ivr.flows import prompts
+from ivr.keypad import count
 from ivr.routing.hours import Status
 from ivr.routing.regions import Route
+from ivr.wallet import Account
 
 if TYPE_CHECKING:
     from ivr.hotline import Hotline
@@ -69,6 +72,36 @@ class Call:
             **fields,
         )
 
+    def claim_text(self, kind: str, account: Account | None, phone: str | None) -> bool:
+        """Count one text of `kind` to `account` against its hourly cap; True when it may go.
+
+        With no account, the same claim is made against the typed number's hash and nothing is
+        sent: the webhook does the same work either way, so its timing tells no one whether the
+        number is registered.
+        """
+        with self.hotline.store.begin() as connection:
+            claimed = limits.claim(connection, kind, self.limit_subject(account, phone), self.now)
+        return account is not None and claimed is not None
+
+    def limit_subject(self, account: Account | None, phone: str | None) -> str:
+        """Whom an attempt limit counts: the account, or (none registered) the number's hash."""
+        if account is not None:
+            return account.account
+        return "unregistered:" + self.hotline.digest("phone", phone or "")[:24]
+
+    def text_account(
+        self,
+        account: Account,
+        body: str,
+        *,
+        secrets: tuple[str, ...] = (),
+        lifetime: timedelta = timedelta(hours=24),
+    ) -> None:
+        """Text the phone registered on `account` (never a number the caller typed)."""
+        self.hotline.sms.send_to_account(
+            account, body, self.now, secrets=secrets, sender=self.params.get("To"), lifetime=lifetime
+        )
+
     @property
     def theft(self) -> bool:
         return self.carried.get("theft") == "1"
@@ -88,8 +121,7 @@ class Call:
     @property
     def miss(self) -> int:
         """Consecutive misses (no input or a wrong key) in the current menu."""
-        raw = self.params.get("miss", "0")
-        return min(int(raw), 9) if raw.isdigit() else 0
+        return min(count(self.params.get("miss"), default=0) or 0, 9)
 
     def voice(self, language: str | None = None) -> Voice:
         return self.config.voices[language or self.language]
@@ -105,9 +137,16 @@ class Call:
     def when(self, moment: datetime) -> str:
         return prompts.spoken_when(self.language, moment.astimezone(self.region.zone), self.now)
 
+    @property
+    def sequence(self) -> int:
+        """This webhook's place in the call: every action URL we hand Twilio carries the next
+        one (`n`), so a retry of one webhook (same URL, same keys) replays its answer while a
+        second action later in the call (a second cancel) is a new webhook that acts."""
+        return count(self.params.get("n"), default=0) or 0
+
     def url(self, path: str, **query: Any) -> str:
         """A relative action URL that keeps the call's language and carried flags."""
-        values = {"lang": self.language, **self.carried}
+        values = {"lang": self.language, **self.carried, "n": str(self.sequence + 1)}
         values.update({k: str(v) for k, v in query.items() if v is not None})
         return f"{path}?{urlencode(values)}"
 

@@ -13,7 +13,11 @@ from ivr.flows import prompts
 from ivr.flows.agents import fraud_desk
 from ivr.flows.call import Call
 from ivr.flows.menu import Menu, present, retry, step, take_number
+from ivr.keypad import digits_only
 from ivr.wallet import Account, WalletError
+
+# Checked when no wallet is registered to the number, so both answers cost the same.
+NO_ACCOUNT = "unregistered"
 
 LOCKDOWN = Menu(
     name="lockdown",
@@ -79,17 +83,20 @@ def pin_entered(call: Call) -> VoiceResponse:
         account = hotline.wallet.find_by_phone(phone)
     except WalletError:
         return _record(call, None, "lock_failed")
-    if account is None or not (len(pin) == 4 and pin.isdigit()):
+    if not (len(pin) == 4 and digits_only(pin) == pin):
         return retry(call, PIN, "pin_mismatch")
-    # The try is counted before the PIN is checked, so parallel calls share the limit.
+    # The try is counted before the PIN is checked, so parallel calls share the limit. With no
+    # wallet on the number the same work is done (a claim, a check against no account), so the
+    # answer takes as long as a wrong PIN would, and sounds the same.
     with hotline.store.begin() as connection:
-        attempt = limits.claim(connection, "wrong_pin", account.account, call.now)
+        attempt = limits.claim(connection, "wrong_pin", call.limit_subject(account, phone), call.now)
     if attempt is None:  # limit spent: only the fraud desk can help, and it sounds the same
         return retry(call, PIN, "pin_mismatch")
     try:
-        right: bool | None = hotline.wallet.check_pin(account.account, pin)
+        right: bool | None = hotline.wallet.check_pin(account.account if account else NO_ACCOUNT, pin)
     except WalletError:
         right = None
+    right = right if account is not None else False
     if right is not False:  # a right PIN, or none judged (the wallet was down), is no wrong PIN
         with hotline.store.begin() as connection:
             limits.release(connection, attempt)
@@ -134,11 +141,11 @@ def _record(call: Call, account: Account | None, status: str) -> VoiceResponse:
             connection, "lockdown", status=status, priority=True, account=account.account if account else None
         )
     hotline.outcome(call, "lockdown")
-    locked = status == "locked"
-    if account is not None and locked:  # the text says "locked": send it only when that is true
-        hotline.sms.send_to_account(
-            account, call.line("sms_lockdown", reference=reference), call.now, sender=call.params.get("To")
-        )
+    # The text says "locked": it goes only when that is true, within the hourly cap (a spoofed
+    # caller ID must not turn the lockdown into an SMS bomb). The caller hears the same words.
+    may_text = call.claim_text("lockdown_sms", account if status == "locked" else None, call.account_phone)
+    if may_text and account is not None:
+        call.text_account(account, call.line("sms_lockdown", reference=reference))
     outcome = {
         "locked": "lock_done",
         "no_wallet": "lock_done",

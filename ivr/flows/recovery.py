@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, select, update
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import limits
 from ivr.flows.agents import backend_down
 from ivr.flows.call import Call
 from ivr.flows.main import anything_else
@@ -69,25 +68,13 @@ def _send(call: Call, kind: str) -> VoiceResponse:
         account = hotline.wallet.find_by_phone(phone)
     except WalletError:
         return backend_down(call)
-    if account is not None:
-        with hotline.store.begin() as connection:
-            permitted = limits.claim(connection, "recovery_sms", account.account, call.now) is not None
-        if permitted and kind == "username":
-            hotline.sms.send_to_account(
-                account,
-                call.line("sms_username", username=account.username),
-                call.now,
-                sender=call.params.get("To"),
-            )
-        elif permitted:
+    if call.claim_text("recovery_sms", account, phone) and account is not None:
+        if kind == "username":
+            call.text_account(account, call.line("sms_username", username=account.username))
+        else:
             link = issue_reset_link(hotline, account.account)
-            hotline.sms.send_to_account(
-                account,
-                call.line("sms_reset", link=link),
-                call.now,
-                secrets=(link,),
-                sender=call.params.get("To"),
-                lifetime=RESET_LINK_LIFETIME,
+            call.text_account(
+                account, call.line("sms_reset", link=link), secrets=(link,), lifetime=RESET_LINK_LIFETIME
             )
     hotline.outcome(call, "recovery")
     return anything_else(call, call.line("recovery_sent"))

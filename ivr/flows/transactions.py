@@ -14,12 +14,12 @@ from datetime import timedelta
 from sqlalchemy import insert, select, update
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import limits
 from ivr.flows import prompts
 from ivr.flows.agents import backend_down
 from ivr.flows.call import Call
 from ivr.flows.main import anything_else
 from ivr.flows.menu import Menu, present, retry, step, take_number
+from ivr.keypad import digits_only
 from ivr.store import one_time_codes
 from ivr.wallet import NotCancellable, Transaction, WalletError
 
@@ -66,31 +66,21 @@ def send_code(call: Call) -> VoiceResponse:
     except WalletError:
         return backend_down(call)
     call.remember(txn_account=account.account if account else None, verified=False)
-    if account is not None:
+    if call.claim_text("code_sent", account, phone) and account is not None:
         code = f"{secrets.randbelow(1_000_000):06d}"
         with hotline.store.begin() as connection:
-            permitted = limits.claim(connection, "code_sent", account.account, call.now) is not None
-            if permitted:
-                connection.execute(
-                    insert(one_time_codes).values(
-                        account=account.account,
-                        call_sid=call.sid,
-                        code_hash=hotline.digest("code", account.account, code),
-                        created_at=call.now,
-                        expires_at=call.now + CODE_LIFETIME,
-                        tries=0,
-                        used=False,
-                    )
+            connection.execute(
+                insert(one_time_codes).values(
+                    account=account.account,
+                    call_sid=call.sid,
+                    code_hash=hotline.digest("code", account.account, code),
+                    created_at=call.now,
+                    expires_at=call.now + CODE_LIFETIME,
+                    tries=0,
+                    used=False,
                 )
-        if permitted:
-            hotline.sms.send_to_account(
-                account,
-                call.line("sms_code", code=code),
-                call.now,
-                secrets=(code,),
-                sender=call.params.get("To"),
-                lifetime=CODE_LIFETIME,
             )
+        call.text_account(account, call.line("sms_code", code=code), secrets=(code,), lifetime=CODE_LIFETIME)
     return present(call, CODE, lead=(call.line("code_intro"),))
 
 
@@ -165,7 +155,7 @@ def _describe(call: Call, transaction: Transaction) -> str:
 def reference_entered(call: Call) -> VoiceResponse:
     if not call.state.get("verified"):
         return start(call)
-    reference = "".join(ch for ch in call.digits if ch.isdigit())[:20]
+    reference = digits_only(call.digits)[:20]
     try:
         transaction = _own_transaction(call, reference)
     except WalletError:
@@ -214,13 +204,8 @@ def dispute(call: Call) -> VoiceResponse:
         hotline.wallet.open_dispute(transaction.reference, case)
     except WalletError:  # the case is kept; agents pass it on to the wallet team
         log.warning("dispute %s stored but the wallet was not told", case)
-    if account is not None:
-        hotline.sms.send_to_account(
-            account,
-            call.line("sms_dispute", reference=case, transaction=reference),
-            call.now,
-            sender=call.params.get("To"),
-        )
+    if call.claim_text("dispute_sms", account, None) and account is not None:
+        call.text_account(account, call.line("sms_dispute", reference=case, transaction=reference))
     return anything_else(
         call,
         call.line("dispute_opened"),

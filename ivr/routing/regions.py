@@ -8,6 +8,7 @@ from functools import lru_cache
 import phonenumbers
 
 from ivr.config import Config, Region
+from ivr.keypad import digits_only
 
 # Caller IDs that carriers send instead of a number: withheld, or the old spelled-out digits
 # ("ANONYMOUS", "RESTRICTED", "UNKNOWN", "BLOCKED" on a keypad), which Twilio passes through.
@@ -104,7 +105,7 @@ def mask(number: str | None) -> str:
 
 def typed_number(digits: str, countries: tuple[str, ...]) -> str | None:
     """A registered number typed on a keypad: with its country code, or national in `countries`."""
-    digits = "".join(ch for ch in digits if ch.isdigit())
+    digits = digits_only(digits)
     if not 6 <= len(digits) <= 15:
         return None
     candidates = [("+" + digits, None)] + [(digits, country) for country in countries]
@@ -116,3 +117,22 @@ def typed_number(digits: str, countries: tuple[str, ...]) -> str | None:
         if phonenumbers.is_valid_number(number):
             return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return None
+
+
+# What a callback may dial: a real line in a country we serve, never premium-rate, shared-cost,
+# satellite or other numbers that cost us money to call (toll fraud).
+CALLBACK_NUMBER_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
+
+
+def callback_allowed(config: Config, number: str | None) -> bool:
+    """True when `number` (E.164) is a fixed-line or mobile number in a country a region lists."""
+    found = caller_id(number)
+    if found is None or found.country not in config.region_by_country:
+        return False
+    return phonenumbers.number_type(found.number) in CALLBACK_NUMBER_TYPES

@@ -95,7 +95,8 @@ class DemoWallet:
     def check_pin(self, account: str, pin: str) -> bool:
         self.seed()
         row = self.store.one(select(wallet_accounts.c.pin_hash).where(wallet_accounts.c.account == account))
-        return row is not None and hmac.compare_digest(row["pin_hash"], hash_pin(account, pin))
+        typed = hash_pin(account, pin)  # hashed whether or not the account exists: same time
+        return row is not None and hmac.compare_digest(row["pin_hash"], typed)
 
     def lock(self, account: str, reason: str) -> Account:
         self.seed()

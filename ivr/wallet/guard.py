@@ -12,8 +12,8 @@ from typing import Any
 
 from ivr.wallet import NotCancellable, WalletError
 
-# Seconds of wallet time one webhook may still spend (Twilio gives up on a webhook at 15 s;
-# we answer within 3 s even when the wallet hangs).
+# Seconds of wallet time one webhook may spend in all, whatever the back end does (Twilio gives
+# up on a webhook at 15 s; we answer within about 3 s even when the wallet hangs or drips).
 WEBHOOK_WALLET_BUDGET = 2.5
 _deadline: ContextVar[float | None] = ContextVar("wallet_deadline", default=None)
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import requests
 
 from ivr.wallet import Account, NotCancellable, Transaction, WalletError
 
-TIMEOUT_SECONDS = 2.0
+TIMEOUT_SECONDS = 2.0  # the whole of one request, however the back end drips its answer
+MAX_BODY_BYTES = 1024 * 1024
+# Requests run here so the webhook waits for a deadline, not for each socket read: a back end
+# that sends one byte a second would otherwise hold a call for minutes.
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ivr-wallet")
 
 
 class HttpWallet:
@@ -35,20 +43,39 @@ class HttpWallet:
     ) -> Any:
         """The decoded body, None on 404; WalletError on anything unexpected."""
         limit = self.timeout if timeout is None else max(0.05, min(self.timeout, timeout))
+        deadline = time.monotonic() + limit
+        future = _POOL.submit(self._request, method, path, deadline, kwargs)
         try:
-            response = self.session.request(method, self.base_url + path, timeout=limit, **kwargs)
+            status, body = future.result(timeout=limit)
+        except FutureTimeout:
+            raise WalletError(f"{method} {path}: no answer within {limit:.1f} s") from None
         except requests.RequestException as exc:
             raise WalletError(f"{method} {path}: {type(exc).__name__}") from exc
-        if response.status_code == 404:
+        if status == 404:
             return None
-        if response.status_code == 409:
+        if status == 409:
             raise NotCancellable(path)
-        if response.status_code not in ok:
-            raise WalletError(f"{method} {path}: HTTP {response.status_code}")
+        if status not in ok:
+            raise WalletError(f"{method} {path}: HTTP {status}")
         try:
-            return response.json()
+            return json.loads(body)
         except ValueError as exc:
             raise WalletError(f"{method} {path}: body is not JSON") from exc
+
+    def _request(self, method: str, path: str, deadline: float, kwargs: dict[str, Any]) -> tuple[int, bytes]:
+        """One request, read in chunks and abandoned at the deadline (the thread never lingers
+        on a back end that drips its body)."""
+        left = max(0.05, deadline - time.monotonic())
+        with self.session.request(
+            method, self.base_url + path, timeout=left, stream=True, **kwargs
+        ) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_content(4096):
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.monotonic() > deadline or size > MAX_BODY_BYTES:
+                    raise requests.Timeout("wallet answer too slow or too large")
+            return response.status_code, b"".join(chunks)
 
     @staticmethod
     def _account(data: Any) -> Account | None:
