@@ -112,10 +112,11 @@ def observe(response: Response) -> Response:
         endpoint = req.url_rule.rule if req.url_rule else "none"
         metrics.child(metrics.webhook_seconds, endpoint=endpoint).observe(elapsed)
         call = getattr(context, "call", None)
+        oversized = response.status_code == 413  # its body is never read, not even here
         log.info(
             "webhook",
             extra={
-                "call_sid": req.form.get("CallSid", "")[:64],
+                "call_sid": "-" if oversized else req.form.get("CallSid", "")[:64],
                 "step": req.path,
                 "region": call.region.code if call is not None else None,
                 "status": response.status_code,

@@ -18,6 +18,7 @@ class Proxy:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.available = True
+        self.stalled = False  # a partition: connections accepted, nothing ever answered
         self.open: list[socket.socket] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -30,6 +31,10 @@ class Proxy:
                 return
             if not self.available:
                 client.close()
+                continue
+            if self.stalled:
+                with self._lock:
+                    self.open.append(client)  # held open, never answered
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -62,8 +67,12 @@ class Proxy:
                 s.close()
             self.open.clear()
 
+    def stall(self) -> None:
+        """New connections hang unanswered, as across a network partition."""
+        self.stalled = True
+
     def up(self) -> None:
-        self.available = True
+        self.available, self.stalled = True, False
 
     def close(self) -> None:
         self.down()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -258,3 +259,48 @@ def test_a_new_worker_warms_the_store_before_its_first_caller(app_factory: Any, 
     hotline.store.dispose()
     down = app_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'missing' / 'folder' / 'ivr.sqlite3'}")
     assert down.extensions["ivr"].warm_store() is False  # a store that is down: no error
+
+
+@pytest.mark.postgres
+@pytest.mark.faults
+@pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set")
+def test_a_partitioned_store_keeps_every_webhook_under_5_seconds(app_factory: Any) -> None:
+    """16 callers at once while the store's connections hang unanswered: each hears the
+    apology and is put through within 5 s (Twilio gives up at 15 s)."""
+    assert POSTGRES_URL
+    target = urlsplit(POSTGRES_URL.replace("postgresql+psycopg", "postgresql"))
+    reset_postgres(POSTGRES_URL)
+    proxy = Proxy((target.hostname or "127.0.0.1", target.port or 5432))
+    proxied = POSTGRES_URL.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
+    try:
+        app = app_factory(DATABASE_URL=proxied)
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        hotline = app.extensions["ivr"]
+        proxy.stall()
+        hotline.store.engine.dispose()  # every connection from now on crosses the partition
+        took: list[float] = []
+        answers: list[Any] = []
+
+        def caller(n: int) -> None:
+            phone = Phone(app.test_client(), sid=f"CA{n:032x}", faults=True)
+            phone.call()
+            started = time.monotonic()
+            phone.press("3")
+            answers.append(phone.press("1"))
+            took.append(time.monotonic() - started)
+
+        threads = [threading.Thread(target=caller, args=(n,)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(took) == 16 and max(took) < 5.0, sorted(took)
+        assert all(answer.dialed == [FRAUD_DESK] and "非常抱歉" in answer.text for answer in answers)
+        assert client.get("/readyz").status_code == 503
+        proxy.up()
+        hotline.store.engine.dispose()
+        assert client.get("/readyz").status_code == 200
+        hotline.store.dispose()
+    finally:
+        proxy.close()

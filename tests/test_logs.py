@@ -89,7 +89,7 @@ def test_webhooks_log_one_line_each_with_region_and_latency(
     phone.keys("3", "1")
     webhooks = [r for r in caplog.records if r.getMessage() == "webhook"]
     assert [r.step for r in webhooks] == ["/voice", "/voice/menu/main", "/voice/menu/lockdown"]  # type: ignore[attr-defined]
-    assert all(r.region == "cn" and r.latency_ms >= 0 for r in webhooks)  # type: ignore[attr-defined]
+    assert all(r.region == "cn" and 0 < r.latency_ms < 5000 for r in webhooks)  # type: ignore[attr-defined]
     outcomes = [r for r in caplog.records if r.getMessage() == "outcome"]
     assert [r.outcome for r in outcomes] == ["lockdown"]  # type: ignore[attr-defined]
 

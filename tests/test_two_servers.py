@@ -26,6 +26,8 @@ pytestmark = [
     pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set"),
 ]
 
+SID = "CA" + "0" * 31 + "1"
+
 
 def test_one_call_alternating_between_two_servers(tmp_path: Path, config_dir: Path) -> None:
     assert POSTGRES_URL
@@ -94,9 +96,9 @@ def test_a_request_signed_for_another_url_is_refused_by_a_real_server(
             response = requests.post(server + "/voice", data=form, headers=headers, timeout=10)
             return response.status_code, response.text
 
-        status, _ = signed_transport("https://evil.example.com", TOKEN, send)("/voice", {"CallSid": "CA00000000000000000000000000000001"})
+        status, _ = signed_transport("https://evil.example.com", TOKEN, send)("/voice", {"CallSid": SID})
         assert status == 403
         status, body = signed_transport(PUBLIC, TOKEN, send)(
-            "/voice", {"CallSid": "CA00000000000000000000000000000001", "From": "+8613800138000"}
+            "/voice", {"CallSid": SID, "From": "+8613800138000"}
         )
         assert status == 200 and "钱包被盗" in body
