@@ -7,12 +7,15 @@ import os
 import signal
 import threading
 
-bind = os.environ.get("IVR_BIND", "0.0.0.0:8000")
+from ivr.settings import Settings
+
+environment = Settings.from_env()
+bind = environment.bind
 # Webhooks mostly wait on the store and the wallet: threads overlap that waiting, and one
 # process per core uses both cores. bench/throughput.py compares the alternatives.
-workers = int(os.environ.get("IVR_WORKERS", "2"))
+workers = environment.workers
 worker_class = "gthread"
-threads = int(os.environ.get("IVR_THREADS", "4"))
+threads = environment.threads
 # Twilio abandons a webhook after 15 s; the app answers within 3 s even with the wallet down,
 # so a worker silent for 10 s is stuck and is replaced.
 timeout = 10
@@ -35,11 +38,11 @@ def on_starting(server):
 
     from ivr import preflight
 
-    problems = preflight()
+    problems = preflight(Settings.from_env())
     if problems:
         print("ivr: not starting:\n" + "\n".join(problems), file=sys.stderr, flush=True)
         sys.exit(1)
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="ivr-metrics-")
+    folder = environment.prometheus_multiproc_dir or tempfile.mkdtemp(prefix="ivr-metrics-")
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder

@@ -3,7 +3,7 @@
 import sys
 
 from ivr import StartupError, create_app
-from ivr.logs import configure
+from ivr.web.logs import configure
 
 configure()
 try:

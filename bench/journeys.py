@@ -34,8 +34,9 @@ from bench.harness import (
     server_p99_ms,
     webhook_buckets,
 )
-from ivr.simulator import SimulationError, Simulator, keys_from_list, signed_transport
-from ivr.store import Store, cases
+from ivr.store import Store
+from ivr.store.tables import cases
+from ivr.tools.simulator import SimulationError, Simulator, keys_from_list, signed_transport
 
 KINDS = {  # journey: (keys, the case it must store)
     "lockdown": (["3", "1"], "lockdown"),

@@ -7,7 +7,7 @@ from flask import Flask, Response, abort, request
 from twilio.request_validator import RequestValidator
 
 from bench.bare_app import TWIML
-from ivr.web import signature_ok
+from ivr.web.webhooks import signature_ok
 
 app = Flask(__name__)
 validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])

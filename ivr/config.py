@@ -1,4 +1,5 @@
-"""Load and validate `regions.yaml` and `hours.yaml` into typed, frozen objects.
+"""Load and validate `regions.yaml`, `hours.yaml` and `prompts/<language>.yaml` into typed,
+frozen objects.
 
 This is the only module that reads YAML. Every problem is collected and reported at once as
 `file:line: key: problem`, so ops can fix a whole edit in one pass.
@@ -7,7 +8,8 @@ This is the only module that reads YAML. Every problem is collected and reported
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import string
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -227,6 +229,41 @@ class HoursFile(_Frozen):
     special_hours: dict[str, dict[date, SpecialDay]] = {}
 
 
+# --- prompts/<language>.yaml --------------------------------------------------------------
+
+
+class Speaking(_Frozen):
+    """How dates and times are said in a language: a Babel locale and its patterns."""
+
+    locale: str
+    date: str
+    hour: str
+    minute: str
+
+
+class PromptFile(_Frozen):
+    speaking: Speaking
+    prompts: dict[str, str] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What callers hear in one language, keyed by prompt name."""
+
+    language: str
+    prompts: Mapping[str, str]
+    speaking: Speaking
+
+    def text(self, name: str, **values: str) -> str:
+        """The prompt `name` with its placeholders filled."""
+        return self.prompts[name].format(**values)
+
+
+def placeholders(text: str) -> frozenset[str]:
+    """The `{names}` a prompt expects."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
 # --- the loaded config ---------------------------------------------------------------------
 
 
@@ -254,6 +291,7 @@ class Config:
     regions: Mapping[str, Region]
     schedules: Mapping[str, WeeklyHours]
     source: Path
+    prompts: Mapping[str, Catalogue]
 
     @cached_property
     def region_by_country(self) -> Mapping[str, Region]:
@@ -407,8 +445,70 @@ def _resolve_weekly(name: str, schedule: Schedule, errors: _Errors) -> tuple[tup
     return resolved
 
 
-def load_config(directory: str | Path) -> Config:
-    """Read `regions.yaml` and `hours.yaml` from `directory`; raise ConfigError listing every problem."""
+def _load_prompts(
+    directory: Path,
+    used: Mapping[str, Loc],
+    defined: Iterable[str],
+    r_err: _Errors | None,
+    keys: frozenset[str] | None,
+    messages: list[str],
+) -> dict[str, Catalogue]:
+    """Every `prompts/<language>.yaml`, checked against the prompt names the flows use and
+    against each other's placeholders. `used`: each language a region speaks, and where."""
+    folder = directory / "prompts"
+    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    read: dict[str, tuple[PromptFile, _Errors]] = {}
+    for path in files:
+        found = _read(path, messages)
+        if found is None:
+            continue
+        data, errors = found
+        language = path.stem
+        if language not in used:
+            errors.add((), f"no region speaks {language!r}: remove the file or add the language to a region")
+        parsed = _validate(PromptFile, data, errors)
+        if parsed is not None:
+            read[language] = (parsed, errors)
+    for language, loc in used.items():
+        if language in defined and not any(p.stem == language for p in files) and r_err is not None:
+            r_err.add(loc, f"no prompt file {folder / (language + '.yaml')}")
+    reference = "en-US" if "en-US" in read else next(iter(sorted(read)), None)
+    if keys is None:  # no list from the flows: every language must have what the others have
+        keys = frozenset(key for parsed, _ in read.values() for key in parsed.prompts)
+    for language, (parsed, errors) in read.items():
+        for key in sorted(keys - set(parsed.prompts)):
+            errors.add(("prompts",), f"{key}: missing (every language needs every prompt)")
+        for key, text in parsed.prompts.items():
+            at: Loc = ("prompts", key)
+            if key not in keys:
+                errors.add(at, "not a prompt the IVR uses (a typo, or left over)")
+                continue
+            try:
+                mine = placeholders(text)
+            except ValueError as exc:
+                errors.add(at, f"not a valid prompt template ({exc})")
+                continue
+            if reference and language != reference and key in read[reference][0].prompts:
+                theirs = placeholders(read[reference][0].prompts[key])
+                if mine != theirs:
+                    errors.add(
+                        at,
+                        f"placeholders {_names(mine)} differ from {reference}'s {_names(theirs)}",
+                    )
+    return {
+        language: Catalogue(language, dict(parsed.prompts), parsed.speaking)
+        for language, (parsed, _) in read.items()
+    }
+
+
+def _names(names: Iterable[str]) -> str:
+    return "{" + ", ".join(sorted(names)) + "}" if names else "none"
+
+
+def load_config(directory: str | Path, prompt_keys: Iterable[str] | None = None) -> Config:
+    """Read `regions.yaml`, `hours.yaml` and `prompts/` from `directory`; raise ConfigError
+    listing every problem. `prompt_keys`: the prompt names the flows use (`ivr.flows.PROMPT_KEYS`:
+    each catalogue must have exactly these); None checks the catalogues only against each other."""
     directory = Path(directory)
     messages: list[str] = []
     regions_read = _read(directory / "regions.yaml", messages)
@@ -466,6 +566,18 @@ def load_config(directory: str | Path) -> Config:
             dialed[number] = code
     if regions_file.default_region not in regions_file.regions:
         r_err.add(("default_region",), f"no region named {regions_file.default_region!r}")
+    spoken: dict[str, Loc] = {}
+    for code, region in regions.items():
+        for i, language in enumerate(region.languages):
+            spoken.setdefault(language, ("regions", code, "languages", i))
+    catalogues = _load_prompts(
+        directory,
+        spoken,
+        set(regions_file.languages),
+        r_err,
+        frozenset(prompt_keys) if prompt_keys is not None else None,
+        messages,
+    )
     if messages:
         raise ConfigError(messages)
     return Config(
@@ -476,4 +588,5 @@ def load_config(directory: str | Path) -> Config:
         regions=regions,
         schedules=schedules,
         source=directory,
+        prompts=catalogues,
     )

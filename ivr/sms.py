@@ -10,12 +10,11 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 from ivr.routing.regions import mask
-from ivr.store import Store, sms_outbox
+from ivr.store import Store, texts
 from ivr.wallet import Account
 
 log = logging.getLogger("ivr.sms")
@@ -89,22 +88,16 @@ class SmsSender:
         return None
 
     def _insert(self, **values: Any) -> None:
-        values["to_number"] = values.pop("to")
         with self.store.begin() as connection:
-            connection.execute(insert(sms_outbox).values(**values))
+            texts.record(connection, **values)
 
     def retry_due(self, now: datetime) -> dict[str, int]:
         """Send again every failed message whose next try has come; counts by result."""
         counts = {"sent": 0, "failed": 0, "expired": 0}
         if self.client is None:
             return counts
-        due = self.store.all(
-            select(sms_outbox).where(
-                sms_outbox.c.status == "failed",
-                sms_outbox.c.pending_body.is_not(None),
-                sms_outbox.c.next_try_at <= now,
-            )
-        )
+        with self.store.begin() as connection:
+            due = texts.due_for_retry(connection, now)
         for row in due:
             values: dict[str, Any]
             if row["expires_at"] <= now or row["attempts"] >= MAX_ATTEMPTS:
@@ -126,17 +119,9 @@ class SmsSender:
                 }
                 counts["failed"] += 1
             with self.store.begin() as connection:
-                connection.execute(update(sms_outbox).where(sms_outbox.c.id == row["id"]).values(**values))
+                texts.update_text(connection, row["id"], **values)
         return counts
 
     def outbox(self) -> list[dict[str, Any]]:
-        rows = self.store.all(select(sms_outbox).order_by(sms_outbox.c.id))
-        return [
-            {
-                "to": r["to_number"],
-                "body": r["body"],
-                "created_at": r["created_at"].isoformat(),
-                "status": r["status"],
-            }
-            for r in rows
-        ]
+        with self.store.begin() as connection:
+            return texts.listing(connection)

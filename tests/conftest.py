@@ -251,7 +251,7 @@ def hotline(app: Flask) -> Any:
 
 
 def stored_cases(hotline: Any, kind: str | None = None) -> list[dict[str, Any]]:
-    from ivr.cases import list_cases
+    from ivr.store.cases import list_cases
 
     with hotline.store.begin() as connection:
         return list_cases(connection, kind)

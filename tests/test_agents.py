@@ -185,10 +185,10 @@ def test_hong_kong_0_enqueues_and_the_wait_url_speaks_and_offers_1(phone: Phone,
     assert (enqueue.text or "").strip() == "hk-support"
     wait = caller.twiml(enqueue.get("waitUrl", ""), QueuePosition="3", AvgQueueTime="250", QueueTime="5")
     assert wait.text == (
-        "你而家排第3位。 平均等候大約5分鐘。 唔想再等，請按1，我哋會保留你嘅輪候次序覆電俾你。"
+        "你而家排第3位。平均等候大約5分鐘。唔想再等，請按1，我哋會保留你嘅輪候次序覆電俾你。"
     )
     gather = wait.first("Gather")
-    assert gather.get("action", "").startswith("/voice/step/queue-key")
+    assert gather.get("action", "").startswith("/voice/menu/queue?")  # the menu mechanism
     assert gather.find("Play") is not None  # hold music, interruptible by 1
 
 

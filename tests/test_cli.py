@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr.cli import main
+from ivr.tools.cli import main
 
 
 @pytest.fixture(autouse=True)

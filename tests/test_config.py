@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from ivr import StartupError, create_app
-from ivr.cli import main
 from ivr.config import ConfigError, load_config
+from ivr.tools.cli import main
 
 
 def edit(config_dir: Path, name: str, old: str, new: str) -> int:
@@ -245,10 +245,11 @@ def test_all_errors_are_reported_at_once(config_dir: Path) -> None:
     edit(config_dir, "regions.yaml", "languages: [en-GB]", "languages: [en-AU]")
     edit(config_dir, "hours.yaml", "holidays: {country: HK}", "holidays: {country: ZZ}")
     errors = errors_of(config_dir)
-    assert len(errors) == 3
+    assert len(errors) == 4
     assert any("regions.sg.timezone" in e for e in errors)
     assert any("regions.gb.languages.0" in e for e in errors)
     assert any("schedules.hk.holidays.country" in e for e in errors)
+    assert any("en-GB.yaml:" in e and "no region speaks 'en-GB'" in e for e in errors)  # now unused
 
 
 def test_yaml_syntax_error_has_its_line(config_dir: Path) -> None:

@@ -196,7 +196,7 @@ def test_sighup_rereads_the_config_at_the_next_webhook(app: Flask, config_dir: P
         hours.read_text().replace("closures: {}", "closures:\n  cn:\n    2026-11-23: Office move")
     )
     os.utime(hours, ns=(0, 0))  # an edit the mtime check would miss
-    hotline._checked_at = time.monotonic()
+    hotline.source._checked_at = time.monotonic()
     hotline.request_reload()
     assert "今天暂停服务" in Phone(app.test_client()).call().text
 
@@ -217,7 +217,7 @@ def test_a_reload_with_a_bad_edit_keeps_the_last_good_config(
 def test_store_times_are_utc_whatever_the_clock_zone(tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    from ivr.store import attempts
+    from ivr.store.tables import attempts
 
     store = Store(f"sqlite:///{tmp_path / 'tz.sqlite3'}")
     with store.begin() as connection:
@@ -248,7 +248,7 @@ def test_create_app_never_touches_the_store() -> None:
 def test_a_new_worker_warms_the_store_before_its_first_caller(app_factory: Any, tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    from ivr.store import wallet_accounts
+    from ivr.store.tables import wallet_accounts
 
     hotline = app_factory().extensions["ivr"]
     assert hotline.store.engine.pool.checkedin() == 0  # create_app connects to nothing

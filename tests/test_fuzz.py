@@ -13,15 +13,16 @@ from urllib.parse import urlencode
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from ivr.flows import MENUS, STEPS
-from ivr.store import call_state, calls, select
+from ivr.flows import GRAPH
+from ivr.store.tables import call_state, calls
 from tests.conftest import internal_errors, sign, stored_cases
 
 PATHS = (
     ["/voice", "/voice/fallback", "/voice/status"]
-    + [f"/voice/menu/{name}" for name in sorted(MENUS)]
-    + [f"/voice/step/{name}" for name in sorted(STEPS)]
+    + [f"/voice/menu/{name}" for name in sorted(GRAPH.menus)]
+    + [f"/voice/step/{name}" for name in sorted(GRAPH.steps)]
     + ["/voice/menu/nope", "/voice/step/nope"]
 )
 FIELDS = [

@@ -17,7 +17,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from ivr.store import wallet_accounts
+from ivr.store.tables import wallet_accounts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def test_a_new_worker_freezes_the_loaded_app_warms_the_store_and_rereads_config_
                 seeded = []  # the warm-up thread is creating the tables right now
         assert sorted(row["account"] for row in seeded) == ["A-1001", "A-1002", "A-1003", "A-1004"]
         signal.raise_signal(signal.SIGHUP)
-        assert hotline._reload_requested is True
+        assert hotline.source._reload_requested is True
     finally:
         gc.unfreeze()
         signal.signal(signal.SIGHUP, previous)
@@ -93,7 +93,7 @@ def test_gunicorn_refuses_to_start_and_says_why(
 def test_a_worker_restarted_after_a_bad_edit_serves_the_last_good_config(
     tmp_path: Path, config_dir: Path
 ) -> None:
-    from ivr.simulator import signed_transport
+    from ivr.tools.simulator import signed_transport
     from tests.servers import gunicorn
 
     started: list[Any] = []

@@ -15,7 +15,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert, select, text
 
-from ivr.store import Store, call_state, calls, metadata, wallet_transactions
+from ivr.store import Store, metadata
+from ivr.store.tables import call_state, calls, wallet_transactions
 from ivr.wallet import WalletError
 from ivr.wallet.http import HttpWallet
 from tests.conftest import Phone, internal_errors, stored_cases, twilio_sid

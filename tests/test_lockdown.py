@@ -148,7 +148,7 @@ def test_sixth_wrong_pin_in_a_day_is_refused_even_when_right(
 
 
 def test_only_wrong_pins_count_against_the_limit(phone: Phone, hotline: Any) -> None:
-    from ivr import limits
+    from ivr.store import limits
 
     caller = Phone(phone.client, caller="+8613900139000", sid="CAPIN")
     caller.keys("3", "2", "447400123456")
@@ -193,7 +193,7 @@ def test_wallet_down_still_gives_a_case_and_the_fraud_desk(app_factory: Any) -> 
 
 
 def test_a_pin_the_wallet_could_not_check_does_not_count(app_factory: Any) -> None:
-    from ivr import limits
+    from ivr.store import limits
     from ivr.wallet import WalletError
     from ivr.wallet.demo import DemoWallet
 

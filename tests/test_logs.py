@@ -37,17 +37,21 @@ def test_journeys_leave_no_secrets_in_the_logs(
     hidden = Phone(phone.client, caller="anonymous", sid="CA3")
     hidden.keys("1")
     hidden.press("8613800138000")
-    from ivr.flows import menu
+    from ivr.flows import GRAPH
 
     def broken(call: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(menu.STEPS, "recovery.reset", broken)
+    monkeypatch.setitem(
+        GRAPH.steps,  # type: ignore[arg-type]
+        "recovery.reset",
+        broken,
+    )
     hidden.press("2")
     # Everything a log line carries: the JSON line exactly as it is written, extras and
     # tracebacks included (not the record's own timestamps and thread ids, which are
     # random digits that may contain a PIN by chance and never reach the log).
-    from ivr.logs import JsonFormatter
+    from ivr.web.logs import JsonFormatter
 
     formatter = JsonFormatter()
     logged = caplog.text + "\n".join(formatter.format(record) for record in caplog.records)
@@ -61,7 +65,7 @@ def test_journeys_leave_no_secrets_in_the_logs(
 def test_log_lines_are_json_with_call_fields() -> None:
     import json
 
-    from ivr.logs import JsonFormatter
+    from ivr.web.logs import JsonFormatter
 
     record = logging.LogRecord("ivr.web", logging.INFO, __file__, 1, "webhook", None, None)
     record.call_sid, record.region, record.step, record.latency_ms = "CA1", "cn", "/voice", 3.2
@@ -96,7 +100,7 @@ def test_webhooks_log_one_line_each_with_region_and_latency(
 
 def batching_logger(name: str, stream: Any) -> tuple[logging.Logger, Any]:
     """A private logger whose only handler is a BatchingHandler writing JSON to `stream`."""
-    from ivr.logs import BatchingHandler, JsonFormatter
+    from ivr.web.logs import BatchingHandler, JsonFormatter
 
     writer = logging.StreamHandler(stream)
     writer.setFormatter(JsonFormatter())
@@ -135,7 +139,7 @@ def test_configure_sends_every_logger_to_stderr_as_json(monkeypatch: pytest.Monk
     import json
     import sys
 
-    from ivr.logs import configure
+    from ivr.web.logs import configure
 
     stderr = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
@@ -177,7 +181,7 @@ def test_the_replay_table_keeps_no_pin_or_code(phone: Phone, hotline: Any) -> No
     never the keys themselves."""
     from sqlalchemy import select
 
-    from ivr.store import call_steps
+    from ivr.store.tables import call_steps
 
     code = type_a_pin_and_a_code(phone, hotline, twilio_sid("CA-STEPS"))
     rows = hotline.store.all(select(call_steps.c.step, call_steps.c.response))

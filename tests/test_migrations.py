@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
-from ivr.cli import main
 from ivr.store import _SCHEMA_LOCK, Store, _alembic_config, _head_revision, metadata
+from ivr.tools.cli import main
 from tests.test_store import database_url  # noqa: F401  (the sqlite/postgresql fixture)
 
 

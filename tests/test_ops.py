@@ -15,7 +15,7 @@ import requests
 from click.testing import CliRunner
 from flask import Flask
 
-from ivr.cli import main
+from ivr.tools.cli import main
 from tests.conftest import Clock, Phone, twilio_sid
 from tests.servers import gunicorn
 from tests.wallet_server import serving
@@ -116,7 +116,7 @@ def test_emergency_closure_reaches_a_running_server_and_reopen_restores(
         "IVR_INSTANCE_DIR": str(tmp_path),
         "IVR_CLOCK": "2026-11-23T12:00:00+00:00",  # a Monday noon, whatever day CI runs
     }
-    from ivr.simulator import Simulator, keys_from_list, signed_transport
+    from ivr.tools.simulator import Simulator, keys_from_list, signed_transport
 
     def call(server: str, keys: list[str]) -> Any:
         def send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
@@ -156,7 +156,7 @@ def test_emergency_closure_until_a_time(app: Flask, hotline: Any, clock: Clock) 
     answer = Phone(app.test_client()).call()
     assert "由于技术故障，人工客服暂时无法接听，将于今天下午3点30分恢复" in answer.text
     clock.set("2026-11-23T15:31:00+08:00")
-    hotline._closures_read_at = 0.0
+    hotline.closures.expire()
     assert "人工客服现在可以为您服务" in Phone(app.test_client(), sid="CA2").call().text
 
 
@@ -187,7 +187,7 @@ def test_ops_page_content(ops_app: Flask, clock: Clock) -> None:
     theft.follow(DialCallStatus="no-answer")
     theft.press("1")  # a theft callback
     ops_app.extensions["ivr"].close_region("sg", "Flooded office", "weather", None)
-    ops_app.extensions["ivr"]._closures_read_at = 0.0
+    ops_app.extensions["ivr"].closures.expire()
     html = client.get("/ops", auth=("ops", "s3cret-pw")).get_data(as_text=True)
     for code in ("cn", "hk", "sg", "gb", "us", "global"):
         assert f'<th scope="row">{code} ' in html

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from ivr.config import load_config
-from ivr.flows.prompts import CATALOGUE, spoken_when
+from ivr.flows.prompts import spoken_when
+
+SHIPPED = load_config(Path(__file__).resolve().parent.parent / "config")
+CATALOGUE = {language: dict(catalogue.prompts) for language, catalogue in SHIPPED.prompts.items()}
 
 
 def placeholders(template: str) -> set[str]:
@@ -57,4 +60,4 @@ def test_chinese_catalogues_use_their_own_script() -> None:
 def test_spoken_times(language: str, moment: str, expected: str) -> None:
     now = datetime.fromisoformat("2026-11-23T07:00+08:00")
     when = datetime.fromisoformat(moment)
-    assert spoken_when(language, when, now.astimezone(when.tzinfo)) == expected
+    assert spoken_when(SHIPPED.prompts[language], when, now.astimezone(when.tzinfo)) == expected

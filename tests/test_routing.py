@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ivr.config import Config, load_config
-from ivr.hotline import Hotline
 from ivr.routing.hours import Emergency, status_at
 from ivr.routing.regions import mask, route_call
-from ivr.store import Store
+from ivr.runtime import Runtime, build_runtime
+from ivr.settings import Settings
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config"
 
@@ -237,16 +237,17 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def hotline(tmp_path_factory: pytest.TempPathFactory) -> Hotline:
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
     folder = tmp_path_factory.mktemp("store")
-    return Hotline(SHIPPED, Store(f"sqlite:///{folder / 'ivr.sqlite3'}"))
+    settings = Settings(config_dir=SHIPPED, database_url=f"sqlite:///{folder / 'ivr.sqlite3'}")
+    return build_runtime(settings, snapshot=False)
 
 
 @pytest.mark.parametrize(
     ("caller", "dialed", "at", "region", "matched_by", "is_open", "reason", "next_open"), CASES
 )
 def test_route_and_hours(
-    hotline: Hotline,
+    hotline: Runtime,
     caller: str,
     dialed: str,
     at: str,

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from ivr import create_app
-from ivr.cli import main
-from ivr.simulator import SimulationError, Simulator, keys_from_list
+from ivr.tools.cli import main
+from ivr.tools.simulator import SimulationError, Simulator, keys_from_list
 from tests.conftest import stored_cases
 from tests.wallet_server import serving
 

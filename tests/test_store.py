@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from ivr import create_app, limits
-from ivr.cases import list_cases, open_case
-from ivr.store import Store, calls, metadata
+from ivr import create_app
+from ivr.store import Store, limits, metadata
+from ivr.store.cases import list_cases, open_case
+from ivr.store.tables import calls
 from ivr.wallet.demo import DemoWallet
 from tests.conftest import TOKEN, Clock, Phone, stored_cases, twilio_sid
 
@@ -225,7 +226,7 @@ def test_one_open_callback_per_number_is_enforced_by_the_database(store: Store) 
 
 
 def test_a_reference_collision_draws_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ivr import cases as cases_module
+    from ivr.store import cases as cases_module
 
     draws = iter(["11111111", "11111111", "22222222"])
     monkeypatch.setattr(cases_module, "new_reference", lambda: next(draws))

@@ -127,7 +127,7 @@ def test_unregistered_caller_hears_the_same_and_can_never_pass(phone: Phone, hot
 
 
 def test_codes_are_stored_hashed(phone: Phone, hotline: Any) -> None:
-    from ivr.store import one_time_codes
+    from ivr.store.tables import one_time_codes
 
     phone.keys("2")
     code = texted_code(hotline)
@@ -169,7 +169,7 @@ def test_a_retried_code_webhook_replays_its_answer_and_counts_one_try(phone: Pho
     'enter the reference', and the code's tries went up once."""
     from sqlalchemy import select
 
-    from ivr.store import one_time_codes
+    from ivr.store.tables import one_time_codes
 
     asked = phone.keys("2")
     code = texted_code(hotline)

@@ -12,8 +12,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from ivr.simulator import Simulator, signed_transport
-from ivr.store import Store, cases, sms_outbox, wallet_transactions
+from ivr.store import Store
+from ivr.store.tables import cases, sms_outbox, wallet_transactions
+from ivr.tools.simulator import Simulator, signed_transport
 from tests.servers import gunicorn
 from tests.test_store import reset_postgres
 

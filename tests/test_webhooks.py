@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr.config import load_config
-from ivr.web import FALLBACK_HOTLINE
+from ivr.web.webhooks import FALLBACK_HOTLINE
 from tests.conftest import Clock, Phone, sign
 
 BEIJING_NOON = "2026-11-23T12:00:00+08:00"  # a Monday
@@ -215,12 +215,16 @@ def test_an_unexpected_failure_apologises_and_dials_the_callers_hotline(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from ivr.flows import menu
+    from ivr.flows import GRAPH
 
     def broken(call: object) -> None:
         raise RuntimeError("wallet exploded")
 
-    monkeypatch.setitem(menu.STEPS, "recovery", broken)
+    monkeypatch.setitem(
+        GRAPH.steps,  # type: ignore[arg-type]
+        "recovery",
+        broken,
+    )
     phone.caller, phone.dialed = "+447400123456", "+442038089999"
     phone.call()
     answer = phone.press("1")
@@ -235,12 +239,16 @@ def test_an_unexpected_failure_apologises_and_dials_the_callers_hotline(
 def test_a_failure_during_lockdown_still_reaches_the_fraud_desk(
     phone: Phone, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ivr.flows import menu
+    from ivr.flows import GRAPH
 
     def broken(call: object) -> None:
         raise RuntimeError("store gone")
 
-    monkeypatch.setitem(menu.STEPS, "lockdown.other", broken)
+    monkeypatch.setitem(
+        GRAPH.steps,  # type: ignore[arg-type]
+        "lockdown.other",
+        broken,
+    )
     phone.keys("3")
     assert phone.press("2").dialed == ["+442079460001"]
 

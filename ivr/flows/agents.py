@@ -14,27 +14,31 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flows import prompts
 from ivr.flows.call import Call
-from ivr.flows.menu import Menu, present, retry, step
+from ivr.flows.graph import StoredTwiml, once
+from ivr.flows.identify import number_entry
+from ivr.flows.menu import Menu, Option, present
 from ivr.keypad import count
-from ivr.routing.regions import callback_allowed, typed_number
+from ivr.routing.regions import callback_allowed
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
 
 OFFER = Menu(
     name="offer",
-    prompts=("offer_menu",),
-    options={"1": "callback", "2": "voicemail"},
+    options=(Option("1", "callback", "opt_callback"), Option("2", "voicemail", "opt_voicemail")),
     agent=False,
     on_misses="goodbye",
-).register()
-CALLBACK_NUMBER = Menu(
-    name="callback.number",
-    prompts=("callback_enter",),
-    entry="callback.number-entered",
+)
+# Waiting in a queue (Twilio's waitUrl): said between stretches of hold music; silence lets
+# the music go on, and Twilio asks the wait URL again when it ends.
+QUEUE = Menu(
+    name="queue",
+    options=(Option("1", "queue.leave", "queue_leave"),),
     agent=False,
-    on_misses="goodbye",
-).register()
+    timeout=1,
+    silence_retries=False,
+    on_misses="queue.stay",
+)
 
 DIAL_OUTCOMES = {
     "busy": "agents_busy",
@@ -50,7 +54,7 @@ def agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
         return no_agent(call, lead)
     response = VoiceResponse()
     call.say(response, *lead, call.line("connecting"))
-    call.hotline.outcome(call, "agent")
+    call.outcome("agent")
     region = call.region
     if region.queue:
         call.remember(queued_at=call.now.isoformat())
@@ -69,10 +73,10 @@ def agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
     return response
 
 
-step("agent")(agent)
+def agent_step(call: Call) -> VoiceResponse:
+    return agent(call)
 
 
-@step("escalate")
 def escalate(call: Call) -> VoiceResponse:
     """After three misses in a row: a person when agents are open, else the callback offer."""
     return agent(call)
@@ -84,15 +88,15 @@ def no_agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
     if not call.status.open:
         lines += call.status_lines()
         lines.append(
-            call.line("support_email", email=prompts.email(call.language, call.region.support_email))
+            call.line("support_email", email=prompts.email(call.catalogue(), call.region.support_email))
         )
     return present(call, OFFER, lead=tuple(lines))
 
 
-step("no-agent")(no_agent)
+def no_agent_step(call: Call) -> VoiceResponse:
+    return no_agent(call)
 
 
-@step("offer")
 def offer(call: Call) -> VoiceResponse:
     return present(call, OFFER)
 
@@ -105,12 +109,10 @@ def hang_up(call: Call, *lines: str) -> VoiceResponse:
     return response
 
 
-@step("goodbye")
 def goodbye(call: Call) -> VoiceResponse:
     return hang_up(call)
 
 
-@step("dial-result")
 def dial_result(call: Call) -> VoiceResponse:
     """Where the agent <Dial> ends: a finished call says goodbye, anything else gets the offer."""
     status = call.params.get("DialCallStatus", "")
@@ -140,44 +142,43 @@ def backend_down(call: Call) -> VoiceResponse:
 
 # --- callbacks -----------------------------------------------------------------------------
 
+# A number to call back: a fixed-line or mobile number in a country we serve (toll fraud).
+CALLBACK_NUMBER = number_entry(
+    "callback.number",
+    lambda call, number: book_callback(call, number),
+    prompt="callback_enter",
+    rule=callback_allowed,
+    refused="callback_refused",
+    agent=False,
+    on_misses="goodbye",
+)
 
-@step("callback", once=True)
+
+@once("callback")
 def callback(call: Call) -> VoiceResponse:
     """Call back the calling number, or (withheld, or one we may not dial) a number typed now."""
     if call.route.caller is None:
-        return present(call, CALLBACK_NUMBER)
+        return CALLBACK_NUMBER.ask(call)
     if not callback_allowed(call.config, call.route.caller):
-        return present(call, CALLBACK_NUMBER, lead=(call.line("callback_refused"),))
+        return CALLBACK_NUMBER.ask(call, call.line("callback_refused"))
     return book_callback(call, call.route.caller)
-
-
-@step("callback.number-entered")
-def callback_number_entered(call: Call) -> VoiceResponse:
-    number = typed_number(call.digits, call.region.countries)
-    if number is None:
-        return retry(call, CALLBACK_NUMBER, "bad_phone")
-    if not callback_allowed(call.config, number):
-        return retry(call, CALLBACK_NUMBER, "callback_refused")
-    return book_callback(call, number)
 
 
 def book_callback(call: Call, number: str) -> VoiceResponse:
     """One open callback per number: asking again keeps the first one and its place in line."""
     requested = datetime.fromisoformat(call.state["queued_at"]) if call.state.get("queued_at") else call.now
-    hotline, key = call.hotline, "callback_booked"
+    key = "callback_booked"
     try:
-        with hotline.store.begin() as connection:
-            call.open_case(connection, "callback", callback_number=number, requested_at=requested)
+        call.open_case("callback", callback_number=number, requested_at=requested)
     except IntegrityError:
         key = "callback_exists"
-    hotline.outcome(call, "callback")
+    call.outcome("callback")
     return hang_up(call, call.line(key, last4=prompts.digits(call.language, number[-4:])))
 
 
 # --- voicemail -----------------------------------------------------------------------------
 
 
-@step("voicemail")
 def voicemail(call: Call) -> VoiceResponse:
     response = VoiceResponse()
     call.say(response, call.line("voicemail_prompt"))
@@ -194,16 +195,14 @@ def voicemail(call: Call) -> VoiceResponse:
     return response
 
 
-@step("voicemail-done")
 def voicemail_done(call: Call) -> VoiceResponse:
     """The <Record> action: thank the caller, or offer again when nothing was said."""
     if not call.params.get("RecordingUrl") or not count(call.params.get("RecordingDuration")):
         return present(call, OFFER, lead=(call.line("voicemail_empty"),))
-    call.hotline.outcome(call, "voicemail")
+    call.outcome("voicemail")
     return hang_up(call, call.line("voicemail_thanks"))
 
 
-@step("recording")
 def recording(call: Call) -> VoiceResponse:
     """Twilio's recording status callback: a voicemail case, once per recording, never empty."""
     params = call.params
@@ -212,18 +211,17 @@ def recording(call: Call) -> VoiceResponse:
     if params.get("RecordingStatus") != "completed" or not url or not seconds:
         return VoiceResponse()
 
-    def store_case() -> VoiceResponse:
-        with call.hotline.store.begin() as connection:
-            call.open_case(connection, "voicemail", recording_url=url[:512], recording_seconds=seconds)
-        return VoiceResponse()
+    def store_case() -> str:
+        call.open_case("voicemail", recording_url=url[:512], recording_seconds=seconds)
+        return str(VoiceResponse())
 
-    return call.hotline.once(call.sid, f"recording|{sid or url}", store_case)
+    answer = call.services.states.once(call.sid, f"recording|{sid or url}", call.now, store_case)
+    return StoredTwiml(answer)
 
 
 # --- queue mode ----------------------------------------------------------------------------
 
 
-@step("queue-wait")
 def queue_wait(call: Call) -> VoiceResponse:
     """Twilio's waitUrl: position (never higher than last said), the average wait, hold music."""
     reported = count(call.params.get("QueuePosition"))
@@ -237,26 +235,23 @@ def queue_wait(call: Call) -> VoiceResponse:
             call.remember(announced_position=position)
         lines.append(call.line("queue_position", position=str(position)))
     if average is not None:
-        lines.append(prompts.wait_time(call.language, average))
-    lines.append(call.line("queue_leave"))
+        lines.append(prompts.wait_time(call.catalogue(), average))
+    return present(call, QUEUE, lead=tuple(lines), play=HOLD_MUSIC)
+
+
+def leave_queue(call: Call) -> VoiceResponse:
+    """`1` while waiting: leave the line for a callback that keeps the caller's place."""
     response = VoiceResponse()
-    gather = response.gather(input="dtmf", num_digits=1, timeout=1, action=call.url("/voice/step/queue-key"))
-    call.say(gather, *lines)
-    gather.play(HOLD_MUSIC)
+    call.remember(leave_for_callback=True)
+    response.leave()
     return response
 
 
-@step("queue-key")
-def queue_key(call: Call) -> VoiceResponse:
-    """A key pressed while waiting: `1` leaves the line for a callback that keeps its place."""
-    response = VoiceResponse()
-    if call.digits == "1":
-        call.remember(leave_for_callback=True)
-        response.leave()
-    return response
+def stay_in_queue(call: Call) -> VoiceResponse:
+    """Three wrong keys while waiting: back to the hold music (Twilio asks the wait URL again)."""
+    return VoiceResponse()
 
 
-@step("queue-result")
 def queue_result(call: Call) -> VoiceResponse:
     """The <Enqueue> action: why the caller left the queue."""
     result = call.params.get("QueueResult", "")
@@ -269,3 +264,24 @@ def queue_result(call: Call) -> VoiceResponse:
     if result == "queue-full":
         return no_agent(call, (call.line("queue_full"),))
     return no_agent(call, (call.line("agents_failed"),))
+
+
+MENUS = (OFFER, QUEUE, CALLBACK_NUMBER.menu)
+STEPS = {
+    "agent": agent_step,
+    "escalate": escalate,
+    "no-agent": no_agent_step,
+    "offer": offer,
+    "goodbye": goodbye,
+    "dial-result": dial_result,
+    "callback": callback,
+    "voicemail": voicemail,
+    "voicemail-done": voicemail_done,
+    "recording": recording,
+    "queue-wait": queue_wait,
+    "queue.leave": leave_queue,
+    "queue.stay": stay_in_queue,
+    "queue-result": queue_result,
+    **CALLBACK_NUMBER.steps,
+}
+OUTCOMES = ("agent", "callback", "voicemail")

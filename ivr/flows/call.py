@@ -1,4 +1,5 @@
-"""One webhook's view of a call: where it is routed, whether agents are open, what to say."""
+"""One webhook's view of a call: where it is routed, whether agents are open, what to say, and
+the few services a step may use (wallet, cases, texts, limits, codes, the call's state)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy.engine import Connection
 from twilio.twiml import TwiML
 
-from ivr import limits
-from ivr.cases import open_case
-from ivr.config import Config, Region, Voice
+from ivr.config import Catalogue, Config, Region, Voice
 from ivr.flows import prompts
 from ivr.keypad import count
 from ivr.routing.hours import Status
 from ivr.routing.regions import Route
-from ivr.wallet import Account
+from ivr.services import Services
+from ivr.wallet import Account, Wallet
 
 if TYPE_CHECKING:
-    from ivr.hotline import Hotline
+    from ivr.flows.graph import Graph
 
 # Query parameters a flow carries from step to step (the signature covers them, so callers
 # cannot forge them). Everything else about the call is recomputed from Twilio's fields.
@@ -30,39 +29,50 @@ CARRIED = ("lang", "theft")
 
 @dataclass
 class Call:
-    """Everything a flow step needs, and nothing from the web framework."""
+    """Everything a flow step needs, and nothing from the web framework or the runtime."""
 
-    hotline: Hotline
+    services: Services
+    graph: Graph  # every menu and step, to follow an option or a miss
+    config: Config
     route: Route
     status: Status
     language: str
-    now: datetime
+    now: datetime  # the webhook's instant, taken once in the web layer
     sid: str
     params: Mapping[str, str]
     carried: dict[str, str] = field(default_factory=dict)
     _state: dict[str, Any] | None = None
 
+    # --- services ---------------------------------------------------------------------------
+
+    @property
+    def wallet(self) -> Wallet:
+        return self.services.wallet  # type: ignore[no-any-return]
+
     @property
     def state(self) -> dict[str, Any]:
         """What this call has proved and chosen so far, kept in the store."""
         if self._state is None:
-            self._state = self.hotline.load_state(self.sid)
+            self._state = self.services.states.load(self.sid) if self.sid else {}
         return self._state
 
     def remember(self, **values: Any) -> None:
         self.state.update(values)
-        self.hotline.save_state(self.sid, self.state)
+        if self.sid:
+            self.services.states.save(self.sid, self.state, self.now)
 
-    @property
-    def account_phone(self) -> str | None:
-        """The number that identifies the caller's account: one they typed, else the calling number."""
-        return self.state.get("phone") or self.route.caller
+    def choice(self, menu: str, choice: str) -> None:
+        """A key (or phrase) chosen in `menu`, as a category: never the digits themselves."""
+        self.services.events.choice(self.sid, menu, choice)
 
-    def open_case(self, connection: Connection, kind: str, *, status: str = "open", **fields: Any) -> str:
+    def outcome(self, outcome: str) -> None:
+        """How the call went (one of the outcomes its flow declares)."""
+        self.services.events.outcome(self.sid, self.region.code, outcome)
+
+    def open_case(self, kind: str, *, status: str = "open", **fields: Any) -> str:
         """Store a case for this call (its region, language, time and theft mark); its reference."""
         fields.setdefault("priority", self.theft)
-        return open_case(
-            connection,
+        return self.services.cases.open(
             kind=kind,
             region=self.region.code,
             language=self.language,
@@ -75,19 +85,18 @@ class Call:
     def claim_text(self, kind: str, account: Account | None, phone: str | None) -> bool:
         """Count one text of `kind` to `account` against its hourly cap; True when it may go.
 
-        With no account, the same claim is made against the typed number's hash and nothing is
+        With no account, the same claim is made against the number's hash and nothing is
         sent: the webhook does the same work either way, so its timing tells no one whether the
         number is registered.
         """
-        with self.hotline.store.begin() as connection:
-            claimed = limits.claim(connection, kind, self.limit_subject(account, phone), self.now)
+        claimed = self.services.limits.claim(kind, self.limit_subject(account, phone), self.now)
         return account is not None and claimed is not None
 
     def limit_subject(self, account: Account | None, phone: str | None) -> str:
         """Whom an attempt limit counts: the account, or (none registered) the number's hash."""
         if account is not None:
             return account.account
-        return "unregistered:" + self.hotline.digest("phone", phone or "")[:24]
+        return "unregistered:" + self.services.digest("phone", phone or "")[:24]
 
     def text_account(
         self,
@@ -98,17 +107,20 @@ class Call:
         lifetime: timedelta = timedelta(hours=24),
     ) -> None:
         """Text the phone registered on `account` (never a number the caller typed)."""
-        self.hotline.sms.send_to_account(
+        self.services.texts.send_to_account(
             account, body, self.now, secrets=secrets, sender=self.params.get("To"), lifetime=lifetime
         )
+
+    # --- the call ---------------------------------------------------------------------------
+
+    @property
+    def account_phone(self) -> str | None:
+        """The number that identifies the caller's account: one they typed, else the calling number."""
+        return self.state.get("phone") or self.route.caller
 
     @property
     def theft(self) -> bool:
         return self.carried.get("theft") == "1"
-
-    @property
-    def config(self) -> Config:
-        return self.hotline.config
 
     @property
     def region(self) -> Region:
@@ -122,20 +134,6 @@ class Call:
     def miss(self) -> int:
         """Consecutive misses (no input or a wrong key) in the current menu."""
         return min(count(self.params.get("miss"), default=0) or 0, 9)
-
-    def voice(self, language: str | None = None) -> Voice:
-        return self.config.voices[language or self.language]
-
-    def line(self, key: str, language: str | None = None, **values: str) -> str:
-        return prompts.text(language or self.language, key, **values)
-
-    def say(self, node: TwiML, *lines: str, language: str | None = None) -> None:
-        """Speak `lines` (already in `language`) with that language's voice."""
-        voice = self.voice(language)
-        node.say(" ".join(lines), language=voice.say_language, voice=voice.voice)
-
-    def when(self, moment: datetime) -> str:
-        return prompts.spoken_when(self.language, moment.astimezone(self.region.zone), self.now)
 
     @property
     def sequence(self) -> int:
@@ -154,6 +152,26 @@ class Call:
         languages = self.region.languages
         index = languages.index(self.language) if self.language in languages else 0
         return languages[(index + 1) % len(languages)]
+
+    # --- what the caller hears --------------------------------------------------------------
+
+    def catalogue(self, language: str | None = None) -> Catalogue:
+        return self.config.prompts[language or self.language]
+
+    def voice(self, language: str | None = None) -> Voice:
+        return self.config.voices[language or self.language]
+
+    def line(self, name: str, language: str | None = None, **values: str) -> str:
+        """The prompt `name` in the call's language (or `language`), placeholders filled."""
+        return self.catalogue(language).text(name, **values)
+
+    def say(self, node: TwiML, *lines: str, language: str | None = None) -> None:
+        """Speak `lines` (already in `language`) with that language's voice."""
+        voice = self.voice(language)
+        node.say(prompts.join(lines), language=voice.say_language, voice=voice.voice)
+
+    def when(self, moment: datetime) -> str:
+        return prompts.spoken_when(self.catalogue(), moment.astimezone(self.region.zone), self.now)
 
     def status_lines(self) -> list[str]:
         """What to say about the agents' hours right now."""

@@ -5,14 +5,17 @@ from __future__ import annotations
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flows.call import Call
-from ivr.flows.menu import Menu, present, step
+from ivr.flows.menu import Menu, Option, present
 
 MAIN = Menu(
     name="main",
-    prompts=("menu_theft", "main_menu"),
-    options={"1": "recovery", "2": "transactions", "3": "lockdown"},
+    options=(  # the theft lockdown first, so a victim can press it within seconds
+        Option("3", "lockdown", "opt_lockdown"),
+        Option("1", "recovery", "opt_recovery"),
+        Option("2", "transactions", "opt_transactions"),
+    ),
     language_switch=True,
-).register()
+)
 
 
 def answer(call: Call) -> VoiceResponse:
@@ -20,7 +23,6 @@ def answer(call: Call) -> VoiceResponse:
     return present(call, MAIN, lead=(call.line("welcome"),), notice=tuple(call.status_lines()))
 
 
-@step("main")
 def main_menu(call: Call) -> VoiceResponse:
     return present(call, MAIN)
 
@@ -28,3 +30,7 @@ def main_menu(call: Call) -> VoiceResponse:
 def anything_else(call: Call, *lines: str) -> VoiceResponse:
     """After a finished task: what happened, then the main menu again."""
     return present(call, MAIN, lead=(*lines, call.line("anything_else")))
+
+
+MENUS = (MAIN,)
+STEPS = {"main": main_menu}

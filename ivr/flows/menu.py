@@ -1,19 +1,20 @@
 """Menu mechanics in one place: prompt, keys during the prompt, retries, repeat, language, agent.
 
-Each menu declares its options as data; the keys every menu shares (`0` an agent, `*`
-repeat, `9` the next language where offered) are handled here, like a `*` source in a
-state machine.
+Each menu declares its options as data (key, target step, prompt); the keys every menu
+shares (`0` an agent, `*` repeat, `9` the next language where offered) are handled here,
+like a `*` source in a state machine. The flow graph (`ivr.flows.graph`) checks that every
+target, prompt and outcome exists before a server takes a call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.flows import prompts
 from ivr.flows.call import Call
-from ivr.routing.regions import typed_number
 
 Step = Callable[[Call], VoiceResponse]
 
@@ -21,33 +22,14 @@ MAX_MISSES = 3
 GATHER_TIMEOUT = 6  # seconds of silence after the prompt before it counts as no input
 ENTRY_TIMEOUT = 10  # typing a phone number or a code takes longer between keys
 
-STEPS: dict[str, Step] = {}
-MENUS: dict[str, Menu] = {}
 
+@dataclass(frozen=True)
+class Option:
+    """One key of a menu: the step it leads to, and the prompt that offers it ({key} in it)."""
 
-def step(name: str, *, once: bool = False) -> Callable[[Step], Step]:
-    """Register a flow step under `name` (reachable as /voice/step/<name>).
-
-    `once`: the step has effects (a lock, a text, a case), so a webhook Twilio sends twice
-    replays the first answer instead of acting again.
-    """
-
-    def register(function: Step) -> Step:
-        if not once:
-            STEPS[name] = function
-            return function
-
-        def idempotent(call: Call) -> VoiceResponse:
-            # The keys pressed (a PIN, a code) are part of what makes a step the same step, but
-            # are stored only as a keyed hash.
-            typed = call.hotline.digest("step-keys", call.sid, call.digits)[:32]
-            key = f"{name}|{call.params.get('_request', '')}|{typed}"
-            return call.hotline.once(call.sid, key, lambda: function(call))
-
-        STEPS[name] = idempotent
-        return idempotent
-
-    return register
+    key: str
+    target: str
+    prompt: str
 
 
 @dataclass(frozen=True)
@@ -55,74 +37,111 @@ class Menu:
     """A keypad menu: what it says and which step each key leads to."""
 
     name: str
-    prompts: tuple[str, ...]
-    options: Mapping[str, str] = field(default_factory=dict)
+    intro: tuple[str, ...] = ()  # prompts said before the options
+    options: tuple[Option, ...] = ()
     language_switch: bool = False
     agent: bool = True  # `0` reaches a person (offered aloud only when one can answer)
     agent_step: str = "agent"  # the regional agents; theft menus use the 24/7 fraud desk
     entry: str | None = None  # for typed numbers ending in '#': the step that takes them
     on_misses: str = "escalate"  # the step after MAX_MISSES misses in a row
+    timeout: int | None = None  # seconds of silence (default: GATHER_TIMEOUT, ENTRY_TIMEOUT)
+    silence_retries: bool = True  # False: silence lets the TwiML go on (the queue's hold music)
 
-    def register(self) -> Menu:
-        MENUS[self.name] = self
-        return self
+    def target(self, key: str) -> str | None:
+        return next((option.target for option in self.options if option.key == key), None)
+
+    def option_for(self, target: str) -> Option | None:
+        return next((option for option in self.options if option.target == target), None)
+
+    def prompt_keys(self) -> tuple[str, ...]:
+        return (*self.intro, *(option.prompt for option in self.options))
+
+    def targets(self) -> dict[str, str]:
+        """Every step this menu can lead to, by what leads there."""
+        found = {f"option {o.key}": o.target for o in self.options}
+        found["on_misses"] = self.on_misses
+        if self.entry:
+            found["entry"] = self.entry
+        if self.agent:
+            found["agent_step"] = self.agent_step
+        return found
+
+
+def option_lines(call: Call, menu: Menu) -> list[str]:
+    """The menu's own words: its intro, then each option with its key in the language's order."""
+    catalogue = call.catalogue()
+    lines = [call.line(key) for key in menu.intro]
+    lines += [
+        catalogue.text(option.prompt, key=prompts.spoken_key(catalogue, option.key))
+        for option in menu.options
+    ]
+    return lines
 
 
 def present(
-    call: Call, menu: Menu, lead: tuple[str, ...] = (), miss: int = 0, notice: tuple[str, ...] = ()
+    call: Call,
+    menu: Menu,
+    lead: tuple[str, ...] = (),
+    miss: int = 0,
+    notice: tuple[str, ...] = (),
+    play: str | None = None,
 ) -> VoiceResponse:
     """Say `lead` then the menu inside a <Gather>, so a key press interrupts the prompt.
 
-    `notice` is said after the menu's first prompt: the main menu offers theft lockdown before
-    anything else, so a victim can press 3 within seconds.
+    `notice` is said after the menu's first line: the main menu offers theft lockdown before
+    anything else, so a victim can press 3 within seconds. `play`: audio after the words.
     """
     response = VoiceResponse()
     keys: dict[str, object] = (
-        {"finish_on_key": "#", "timeout": ENTRY_TIMEOUT}
+        {"finish_on_key": "#", "timeout": menu.timeout or ENTRY_TIMEOUT}
         if menu.entry
-        else {"num_digits": 1, "timeout": GATHER_TIMEOUT}
+        else {"num_digits": 1, "timeout": menu.timeout or GATHER_TIMEOUT}
     )
     gather = response.gather(
         input="dtmf",
         action=call.url(f"/voice/menu/{menu.name}", miss=miss or None),
-        action_on_empty_result=True,
+        action_on_empty_result=menu.silence_retries,
         **keys,
     )
-    first, *rest = (call.line(key) for key in menu.prompts)
+    first, *rest = option_lines(call, menu)
     lines = [*lead, first, *notice, *rest]
     if menu.agent and (call.status.open or menu.agent_step != "agent"):
-        lines.append(call.line("menu_agent"))
+        lines.append(call.line("menu_agent", key="0"))
     call.say(gather, *lines)
     if menu.language_switch and len(call.region.languages) > 1:
         other = call.next_language()
-        call.say(gather, call.line("switch_language", language=other), language=other)
-    call.say(gather, call.line("menu_repeat"))
+        call.say(gather, call.line("switch_language", other, key="9"), language=other)
+    if menu.silence_retries:
+        call.say(gather, call.line("menu_repeat", key=prompts.spoken_key(call.catalogue(), "*")))
+    if play:
+        gather.play(play)
     return response
 
 
 def choose(call: Call, menu: Menu) -> VoiceResponse:
     """Act on the key pressed in `menu` (Twilio posts an empty Digits on silence)."""
-    digits, note = call.digits, call.hotline.choice
+    digits, steps = call.digits, call.graph.steps
     if digits == "":
-        note(call, menu.name, "silence")
+        call.choice(menu.name, "silence")
         return retry(call, menu, "no_input")
     if digits == "*":
-        note(call, menu.name, "repeat")
+        call.choice(menu.name, "repeat")
         return present(call, menu)
     if menu.entry and not (digits == "0" and menu.agent):
-        note(call, menu.name, "typed")  # never the digits themselves
-        return STEPS[menu.entry](call)
-    if digits in menu.options:
-        note(call, menu.name, menu.options[digits])
-        return STEPS[menu.options[digits]](call)
+        call.choice(menu.name, "typed")  # never the digits themselves
+        return steps[menu.entry](call)
+    target = menu.target(digits)
+    if target is not None:
+        call.choice(menu.name, target)
+        return steps[target](call)
     if digits == "0" and menu.agent:
-        note(call, menu.name, "agent")
-        return STEPS[menu.agent_step](call)
+        call.choice(menu.name, "agent")
+        return steps[menu.agent_step](call)
     if digits == "9" and menu.language_switch and len(call.region.languages) > 1:
-        note(call, menu.name, "language")
+        call.choice(menu.name, "language")
         call.language = call.next_language()
         return present(call, menu)
-    note(call, menu.name, "invalid")
+    call.choice(menu.name, "invalid")
     return retry(call, menu, "invalid_key")
 
 
@@ -130,14 +149,5 @@ def retry(call: Call, menu: Menu, reason: str) -> VoiceResponse:
     """Say what went wrong and ask again; after MAX_MISSES in a row, move the caller on."""
     misses = call.miss + 1
     if misses >= MAX_MISSES:
-        return STEPS[menu.on_misses](call)
+        return call.graph.steps[menu.on_misses](call)
     return present(call, menu, lead=(call.line(reason),), miss=misses)
-
-
-def take_number(call: Call, menu: Menu, remember_as: str, then: Step) -> VoiceResponse:
-    """A registered number typed in `menu`: kept in the call's state, then `then`; else asked again."""
-    phone = typed_number(call.digits, call.region.countries)
-    if phone is None:
-        return retry(call, menu, "bad_phone")
-    call.remember(**{remember_as: phone})
-    return then(call)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from ivr.store import Store, utcnow, wallet_accounts, wallet_transactions
+from ivr.store import Store
+from ivr.store import wallet as tables
 from ivr.wallet import Account, NotCancellable, Transaction
 
 ACCOUNTS = [
@@ -32,86 +32,48 @@ def hash_pin(account: str, pin: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", pin.encode(), f"okwallet:{account}".encode(), 50_000).hex()
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class DemoWallet:
     """Seeded on first use; reads and writes the store's wallet tables."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = _utc_now) -> None:
         self.store = store
+        self.clock = clock
         self._seeded = False
 
     def seed(self) -> None:
         if self._seeded:
             return
         with self.store.begin() as connection:
-            if connection.execute(select(wallet_accounts.c.account).limit(1)).first() is None:
-                try:
-                    with connection.begin_nested():
-                        connection.execute(
-                            insert(wallet_accounts),
-                            [
-                                {
-                                    "account": a,
-                                    "username": u,
-                                    "phone": p,
-                                    "pin_hash": hash_pin(a, pin),
-                                    "locked": False,
-                                }
-                                for a, u, p, pin in ACCOUNTS
-                            ],
-                        )
-                        connection.execute(
-                            insert(wallet_transactions),
-                            [
-                                {
-                                    "reference": r,
-                                    "account": a,
-                                    "status": s,
-                                    "amount": m,
-                                    "currency": c,
-                                    "disputed": False,
-                                }
-                                for r, a, s, m, c in TRANSACTIONS
-                            ],
-                        )
-                except IntegrityError:
-                    pass  # another server seeded it first
+            tables.seed(
+                connection,
+                (
+                    {"account": a, "username": u, "phone": p, "pin_hash": hash_pin(a, pin), "locked": False}
+                    for a, u, p, pin in ACCOUNTS
+                ),
+                (
+                    {"reference": r, "account": a, "status": s, "amount": m, "currency": c, "disputed": False}
+                    for r, a, s, m, c in TRANSACTIONS
+                ),
+            )
         self._seeded = True
 
-    def _account(self, row: Any) -> Account | None:
+    def _read(self, query: Callable[..., Any], *args: Any) -> Any:
+        self.seed()
+        with self.store.begin() as connection:
+            return query(connection, *args)
+
+    @staticmethod
+    def _account(row: Any) -> Account | None:
         if row is None:
             return None
         return Account(row["account"], row["username"], row["phone"], bool(row["locked"]))
 
-    def find_by_phone(self, phone: str) -> Account | None:
-        self.seed()
-        return self._account(self.store.one(select(wallet_accounts).where(wallet_accounts.c.phone == phone)))
-
-    def get_account(self, account: str) -> Account | None:
-        self.seed()
-        return self._account(
-            self.store.one(select(wallet_accounts).where(wallet_accounts.c.account == account))
-        )
-
-    def check_pin(self, account: str, pin: str) -> bool:
-        self.seed()
-        row = self.store.one(select(wallet_accounts.c.pin_hash).where(wallet_accounts.c.account == account))
-        typed = hash_pin(account, pin)  # hashed whether or not the account exists: same time
-        return row is not None and hmac.compare_digest(row["pin_hash"], typed)
-
-    def lock(self, account: str, reason: str) -> Account:
-        self.seed()
-        with self.store.begin() as connection:
-            connection.execute(
-                update(wallet_accounts)
-                .where(wallet_accounts.c.account == account, wallet_accounts.c.locked.is_(False))
-                .values(locked=True, locked_at=utcnow())
-            )
-        found = self.get_account(account)
-        if found is None:
-            raise KeyError(account)
-        return found
-
-    def _transaction(self, row: Any) -> Transaction | None:
+    @staticmethod
+    def _transaction(row: Any) -> Transaction | None:
         if row is None:
             return None
         return Transaction(
@@ -123,37 +85,36 @@ class DemoWallet:
             bool(row["disputed"]),
         )
 
+    def find_by_phone(self, phone: str) -> Account | None:
+        return self._account(self._read(tables.account_by_phone, phone))
+
+    def get_account(self, account: str) -> Account | None:
+        return self._account(self._read(tables.account, account))
+
+    def check_pin(self, account: str, pin: str) -> bool:
+        row = self._read(tables.account, account)
+        typed = hash_pin(account, pin)  # hashed whether or not the account exists: same time
+        return row is not None and hmac.compare_digest(row["pin_hash"], typed)
+
+    def lock(self, account: str, reason: str) -> Account:
+        self._read(tables.lock, account, self.clock())
+        found = self.get_account(account)
+        if found is None:
+            raise KeyError(account)
+        return found
+
     def get_transaction(self, reference: str) -> Transaction | None:
-        self.seed()
-        return self._transaction(
-            self.store.one(select(wallet_transactions).where(wallet_transactions.c.reference == reference))
-        )
+        return self._transaction(self._read(tables.transaction, reference))
 
     def cancel(self, reference: str) -> Transaction:
-        self.seed()
-        with self.store.begin() as connection:
-            # The state is re-checked in the same statement that changes it.
-            changed = connection.execute(
-                update(wallet_transactions)
-                .where(
-                    wallet_transactions.c.reference == reference, wallet_transactions.c.status == "pending"
-                )
-                .values(status="cancelled")
-            ).rowcount
-        if not changed:
+        if not self._read(tables.cancel_pending, reference):
             raise NotCancellable(reference)
         found = self.get_transaction(reference)
         assert found is not None
         return found
 
     def open_dispute(self, reference: str, case_reference: str) -> Transaction:
-        self.seed()
-        with self.store.begin() as connection:
-            connection.execute(
-                update(wallet_transactions)
-                .where(wallet_transactions.c.reference == reference)
-                .values(disputed=True)
-            )
+        self._read(tables.mark_disputed, reference)
         found = self.get_transaction(reference)
         if found is None:
             raise KeyError(reference)

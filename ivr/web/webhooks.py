@@ -15,12 +15,12 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import flows
+from ivr.flows import GRAPH
 from ivr.flows.call import Call
-from ivr.flows.menu import MENUS, STEPS
-from ivr.hotline import Hotline
-from ivr.metrics import Metrics
 from ivr.routing.regions import mask
+from ivr.runtime import Runtime
 from ivr.wallet.guard import end_budget, start_budget
+from ivr.web.metrics import Metrics
 
 log = logging.getLogger("ivr.web")
 
@@ -44,7 +44,7 @@ CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 bp = Blueprint("voice", __name__)
 
 
-def hotline() -> Hotline:
+def runtime() -> Runtime:
     return current_app.extensions["ivr"]  # type: ignore[no-any-return]
 
 
@@ -75,6 +75,7 @@ def verify_signature() -> None:
     X-Twilio-Signature or with a CallSid that is not Twilio's (403)."""
     g.started = time.perf_counter()
     g.wallet_budget = start_budget()
+    g.now = current_app.extensions["ivr"].now()  # this webhook's instant, for everything it stores
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     req = request._get_current_object()  # type: ignore[attr-defined]
     if req.content_length is not None and req.content_length > MAX_BODY_BYTES:
@@ -133,7 +134,7 @@ QUERY_FLAGS = ("lang", "theft", "miss", "n")
 
 def current_call() -> Call:
     """This webhook's call, kept on `g` for the log line."""
-    g.call = hotline().call(_params())
+    g.call = runtime().call(_params(), g.now)
     return g.call  # type: ignore[no-any-return]
 
 
@@ -150,10 +151,11 @@ def _params() -> dict[str, str]:
 @bp.post("/voice")
 def voice() -> Response:
     call = current_call()
-    core = call.hotline
+    core = runtime()
     core.record_start(call)
     route = call.route
-    core.metrics.child(core.metrics.calls, region=call.region.code, matched_by=route.matched_by).inc()
+    metrics: Metrics = current_app.extensions["ivr.metrics"]
+    metrics.child(metrics.calls, region=call.region.code, matched_by=route.matched_by).inc()
     g.log_extra = {
         "caller": mask(call.params.get("From")),
         "matched_by": route.matched_by,
@@ -169,15 +171,15 @@ def voice() -> Response:
 @bp.post("/voice/menu/<name>")
 def menu(name: str) -> Response:
     call = current_call()
-    if name not in MENUS:
-        return twiml(STEPS["main"](call))
-    return twiml(flows.choose(call, MENUS[name]))
+    if name not in GRAPH.menus:
+        return twiml(GRAPH.steps["main"](call))
+    return twiml(flows.choose(call, GRAPH.menus[name]))
 
 
 @bp.post("/voice/step/<name>")
 def run_step(name: str) -> Response:
     call = current_call()
-    return twiml(STEPS.get(name, STEPS["main"])(call))
+    return twiml(GRAPH.steps.get(name, GRAPH.steps["main"])(call))
 
 
 @bp.post("/voice/status")
@@ -185,7 +187,7 @@ def call_status() -> Response:
     form = request.form
     sid = form.get("CallSid", "")[:64]
     if sid:
-        hotline().record_end(sid, form.get("CallStatus", "completed"), form.get("CallDuration"))
+        runtime().record_end(sid, form.get("CallStatus", "completed"), form.get("CallDuration"), g.now)
     return twiml(VoiceResponse())
 
 
@@ -208,8 +210,8 @@ def apology_and_dial(error: BaseException) -> Response:
     number = FALLBACK_HOTLINE
     sid = request.form.get("CallSid", "-")[:64]
     try:
-        hotline().error("store" if isinstance(error, SQLAlchemyError) else "webhook")
-        call = hotline().call(_params())
+        runtime().events.error("store" if isinstance(error, SQLAlchemyError) else "webhook")
+        call = runtime().call(_params(), g.get("now") or runtime().now())
         # A theft caller must still reach the 24/7 fraud desk, whatever broke.
         number = call.config.fraud_desk if call.theft or "lockdown" in request.path else call.region.hotline
         response = VoiceResponse()
@@ -229,7 +231,7 @@ def apology_and_dial(error: BaseException) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from ivr import ops
+    from ivr.web import ops
 
     app.extensions["ivr.validator"] = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # a chunked body is cut off at the same size
@@ -253,7 +255,7 @@ def init_app(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz() -> Response:
-        ready = "ivr" in app.extensions and hotline().store.ping()
+        ready = "ivr" in app.extensions and runtime().store.ping()
         return Response(
             "ready\n" if ready else "not ready\n", status=200 if ready else 503, mimetype="text/plain"
         )

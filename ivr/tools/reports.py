@@ -7,21 +7,22 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
-
-from ivr.journal import OUTCOME_RANK
-from ivr.store import calls, cases
+from ivr.store import reports as queries
+from ivr.store.calls import OUTCOME_RANK
 
 SELF_SERVICE = ("lockdown", "recovery", "transaction", "dispute")
 OUTCOMES = ("lockdown", "recovery", "transaction", "dispute", "agent", "callback", "voicemail", "abandoned")
 
 
-def build_report(hotline: Any, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> dict[str, Any]:
     """Calls between `start` and `end` (default: the last 7 days), as the report's JSON."""
-    hotline.journal.flush()
-    end = end or hotline.now()
+    runtime.journal.flush()
+    end = end or runtime.now()
     start = start or end - timedelta(days=7)
-    rows = hotline.store.all(select(calls).where(and_(calls.c.started_at >= start, calls.c.started_at < end)))
+    with runtime.store.begin() as connection:
+        rows = queries.calls_between(connection, start, end)
+        to_lockdown = queries.seconds_to_lockdown(connection, start, end)
+        waiting = queries.waiting_callbacks(connection)
     by_region: dict[str, dict[str, int]] = {}
     for row in rows:
         counts = by_region.setdefault(row["region"], {"calls": 0, **{o: 0 for o in OUTCOMES}})
@@ -33,17 +34,6 @@ def build_report(hotline: Any, start: datetime | None, end: datetime | None) -> 
             counts[outcome] += 1
     total = len(rows)
     contained = sum(1 for row in rows if row["outcome"] in SELF_SERVICE)
-    lockdowns = hotline.store.all(
-        select(cases.c.created_at, calls.c.started_at)
-        .join(calls, calls.c.sid == cases.c.call_sid)
-        .where(cases.c.kind == "lockdown", calls.c.started_at >= start, calls.c.started_at < end)
-    )
-    to_lockdown = [(r["created_at"] - r["started_at"]).total_seconds() for r in lockdowns]
-    waiting = hotline.store.all(
-        select(cases.c.requested_at, cases.c.created_at, cases.c.priority).where(
-            cases.c.kind == "callback", cases.c.status == "open"
-        )
-    )
     ages = [(end - (r["requested_at"] or r["created_at"])).total_seconds() / 60 for r in waiting]
     return {
         "from": start.isoformat(),
@@ -61,19 +51,19 @@ def build_report(hotline: Any, start: datetime | None, end: datetime | None) -> 
     }
 
 
-def ops_snapshot(hotline: Any, now: datetime, days: int = 7) -> dict[str, Any]:
+def ops_snapshot(runtime: Any, now: datetime, days: int = 7) -> dict[str, Any]:
     """Everything the ops page shows, with numbers masked."""
-    from ivr.cases import list_cases, masked
     from ivr.routing.hours import holidays_on
     from ivr.routing.regions import mask
+    from ivr.store.cases import list_cases, masked
 
-    config = hotline.config
+    config = runtime.config
     regions = []
     for region in config.regions.values():
         local = now.astimezone(region.zone)
-        status = hotline.status(region, now)
+        status = runtime.status(region, now)
         schedule = config.schedule_for(region)
-        emergency = hotline.emergency_for(region, now)
+        emergency = runtime.closures.for_region(region, now)
         change = status.closes_at if status.open else status.next_open
         chart = _week_chart(schedule, local.date(), days)
         regions.append(
@@ -92,13 +82,13 @@ def ops_snapshot(hotline: Any, now: datetime, days: int = 7) -> dict[str, Any]:
                 "queue": region.queue,
             }
         )
-    with hotline.store.begin() as connection:
+    with runtime.store.begin() as connection:
         all_cases = list_cases(connection)
     callbacks = sorted(
         (c for c in all_cases if c["kind"] == "callback" and c["status"] == "open"),
         key=lambda c: (not c["priority"], c.get("requested_at") or c["created_at"]),
     )
-    outbox = [{**s, "to": mask(s["to"])} for s in hotline.sms.outbox()[-20:]][::-1]
+    outbox = [{**s, "to": mask(s["to"])} for s in runtime.sms.outbox()[-20:]][::-1]
     return {
         "now": now,
         "regions": regions,

@@ -13,12 +13,16 @@ import logging
 import os
 import threading
 from collections import defaultdict
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ivr.store import UPSERTS, Store, calls
+from ivr.store.tables import UPSERTS, calls
+
+if TYPE_CHECKING:
+    from ivr.store import Store
 
 log = logging.getLogger("ivr.journal")
 # A call keeps its strongest outcome: a lockdown followed by the fraud desk is a lockdown.
@@ -177,3 +181,23 @@ class Journal:
                     .where(calls.c.sid == sid, or_(calls.c.outcome.is_(None), calls.c.outcome.in_(weaker)))
                     .values(outcome=outcome)
                 )
+
+
+def end_call(
+    connection: Any, sid: str, status: str, duration: int | None, now: datetime
+) -> dict[str, Any] | None:
+    """Close a call's record (a call with no outcome was abandoned); its region and the outcome
+    it had before, or None when the call was never recorded."""
+    record = connection.execute(select(calls.c.region, calls.c.outcome).where(calls.c.sid == sid)).first()
+    if record is None:
+        return None
+    connection.execute(
+        update(calls)
+        .where(calls.c.sid == sid)
+        .values(status=status[:24], duration=duration, ended_at=now, outcome=record.outcome or "abandoned")
+    )
+    return {"region": record.region, "outcome": record.outcome}
+
+
+def call_record(connection: Any, sid: str) -> Any:
+    return connection.execute(select(calls).where(calls.c.sid == sid)).mappings().first()

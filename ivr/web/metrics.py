@@ -7,7 +7,6 @@ server) each app counts on a registry of its own.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -16,15 +15,12 @@ from prometheus_client.multiprocess import MultiProcessCollector
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
-def multiprocess() -> bool:
-    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-
-
 class Metrics:
     """The IVR's metrics."""
 
-    def __init__(self) -> None:
-        self.registry = None if multiprocess() else CollectorRegistry()
+    def __init__(self, multiprocess: bool = False) -> None:
+        """`multiprocess`: PROMETHEUS_MULTIPROC_DIR is set (gunicorn's workers share a folder)."""
+        self.registry = None if multiprocess else CollectorRegistry()
         self._children: dict[tuple[object, ...], Any] = {}
         registry = self.registry
 

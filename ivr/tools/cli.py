@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +11,16 @@ from typing import Any
 import click
 
 from ivr.config import Config, ConfigError, load_config
+from ivr.settings import Settings
+
+
+def settings() -> Settings:
+    """The environment's settings, parsed once per command."""
+    return Settings.from_env()
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get("IVR_CONFIG_DIR", "config"))
+    return settings().config_dir
 
 
 def parse_instant(value: str | None) -> datetime | None:
@@ -30,31 +35,31 @@ def parse_instant(value: str | None) -> datetime | None:
 
 
 def load_or_exit() -> Config:
+    from ivr.flows import PROMPT_KEYS
+
     try:
-        return load_config(config_dir())
+        return load_config(config_dir(), PROMPT_KEYS)
     except ConfigError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
         sys.exit(1)
 
 
-def open_hotline() -> Any:
-    """The hotline on the environment's store and config, as the server would build it."""
-    from ivr import build_hotline
+def open_runtime() -> Any:
+    """The runtime on the environment's store and config, as the server would build it."""
+    from ivr.runtime import build_runtime
 
     load_or_exit()
-    return build_hotline(
-        {
-            "CONFIG_DIR": str(config_dir()),
-            "DATABASE_URL": os.environ.get("DATABASE_URL"),
-            "WALLET_URL": os.environ.get("IVR_WALLET_URL"),
-            "WALLET_TOKEN": os.environ.get("IVR_WALLET_TOKEN"),
-            "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
-            "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
-            "SMS_FROM": os.environ.get("IVR_SMS_FROM"),
-            "SNAPSHOT": False,  # only servers keep the last good config
-        }
-    )
+    return build_runtime(settings(), snapshot=False)  # only servers keep the last good config
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -101,9 +106,7 @@ def store_name() -> str:
     """DATABASE_URL without its password, for error messages."""
     from sqlalchemy.engine import make_url
 
-    from ivr.store import default_url
-
-    url = os.environ.get("DATABASE_URL") or default_url()
+    url = settings().store_url
     try:
         return str(make_url(url).render_as_string(hide_password=True))
     except Exception:
@@ -112,15 +115,24 @@ def store_name() -> str:
 
 @click.group(cls=IvrCommands)
 def main() -> None:
-    """OK Wallet hotline IVR."""
+    """OK Wallet runtime IVR."""
 
 
 @main.command()
 def check() -> None:
-    """Validate config/regions.yaml and config/hours.yaml."""
+    """Validate the config (regions.yaml, hours.yaml, prompts/) and the call flows' graph."""
+    from ivr.flows import GRAPH
+
+    if GRAPH.problems:
+        for problem in GRAPH.problems:
+            click.echo(f"ivr/flows: {problem}", err=True)
+        sys.exit(1)
     config = load_or_exit()
     click.echo("OK")
     click.echo(config.summary())
+    click.echo(
+        f"{len(GRAPH.menus)} menus, {len(GRAPH.steps)} steps; prompts in {', '.join(sorted(config.prompts))}"
+    )
 
 
 @main.command()
@@ -130,7 +142,7 @@ def check() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def route(number: str, dialed: str | None, at: str | None, as_json: bool) -> None:
     """Which region answers NUMBER, and whether its agents are open."""
-    answer = open_hotline().route(number, dialed, parse_instant(at))
+    answer = open_runtime().route(number, dialed, parse_instant(at))
     data = answer.as_json()
     if as_json:
         emit(data)
@@ -154,10 +166,10 @@ def serve(host: str, port: int, dev: bool) -> None:
     """Serve the IVR (production: `gunicorn wsgi:app`)."""
     from werkzeug.serving import run_simple
 
-    from ivr import DEV_TOKEN, StartupError, create_app, is_loopback
-    from ivr.logs import configure
+    from ivr import DEV_TOKEN, StartupError, create_app
+    from ivr.web.logs import configure
 
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    token = settings().twilio_auth_token
     if not token and not dev:
         raise click.ClickException("TWILIO_AUTH_TOKEN is not set (use --dev for local development)")
     if dev and not token:
@@ -189,10 +201,10 @@ def cases() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def cases_list(kind: str | None, as_json: bool) -> None:
     """Every case, oldest first (callback numbers masked in the table, full in --json)."""
-    from ivr.cases import list_cases, masked
+    from ivr.store.cases import list_cases, masked
 
-    hotline = open_hotline()
-    with hotline.store.begin() as connection:
+    runtime = open_runtime()
+    with runtime.store.begin() as connection:
         rows = list_cases(connection, kind)
     if as_json:
         emit(rows)
@@ -211,7 +223,7 @@ def sms_list(as_json: bool) -> None:
     """Every text, oldest first (the table masks numbers)."""
     from ivr.routing.regions import mask
 
-    rows = open_hotline().sms.outbox()
+    rows = open_runtime().sms.outbox()
     if as_json:
         emit(rows)
         return
@@ -221,11 +233,11 @@ def sms_list(as_json: bool) -> None:
 @sms.command("retry")
 def sms_retry() -> None:
     """Send again the failed texts whose next try has come (backoff 30 s, doubling; 5 tries)."""
-    from ivr.hotline import system_clock
+    from ivr.runtime import system_clock
 
-    hotline = open_hotline()
-    counts = hotline.sms.retry_due(system_clock())
-    if hotline.sms.client is None:
+    runtime = open_runtime()
+    counts = runtime.sms.retry_due(system_clock())
+    if runtime.sms.client is None:
         click.echo("SMS are not sent anywhere (TWILIO_ACCOUNT_SID unset): nothing to retry")
         return
     click.echo(f"sent {counts['sent']}, failed again {counts['failed']}, given up {counts['expired']}")
@@ -241,7 +253,7 @@ def wallet() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def wallet_show(account: str, as_json: bool) -> None:
     """One account: username, registered phone, locked."""
-    found = open_hotline().wallet.get_account(account)
+    found = open_runtime().wallet.get_account(account)
     if found is None:
         raise click.ClickException(f"no account {account}")
     show(found.as_json(), as_json)
@@ -252,7 +264,7 @@ def wallet_show(account: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def wallet_txn(reference: str, as_json: bool) -> None:
     """One transaction: account, status, amount."""
-    found = open_hotline().wallet.get_transaction(reference)
+    found = open_runtime().wallet.get_transaction(reference)
     if found is None:
         raise click.ClickException(f"no transaction {reference}")
     show(found.as_json(), as_json)
@@ -290,8 +302,8 @@ def call(
     as_json: bool,
 ) -> None:
     """Simulate a call: what the caller hears and does, step by step."""
-    from ivr.scenarios import simulate
-    from ivr.simulator import SimulationError, Simulator, keys_from_list, signed_transport
+    from ivr.tools.scenarios import simulate
+    from ivr.tools.simulator import SimulationError, Simulator, keys_from_list, signed_transport
 
     config = load_or_exit()
     instant = parse_instant(at)
@@ -346,7 +358,7 @@ def call(
 def _token() -> str:
     from ivr import DEV_TOKEN
 
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    token = settings().twilio_auth_token
     if not token:
         click.echo(f"ivr call: TWILIO_AUTH_TOKEN unset, signing with the dev token {DEV_TOKEN!r}", err=True)
     return token or DEV_TOKEN
@@ -358,7 +370,7 @@ def _http_send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple
     try:
         response = requests.post(url, data=form, headers=headers, timeout=15)
     except requests.RequestException as exc:
-        from ivr.simulator import SimulationError
+        from ivr.tools.simulator import SimulationError
 
         raise SimulationError(f"POST {url}: {type(exc).__name__}") from None
     return response.status_code, response.text
@@ -392,8 +404,8 @@ def scenarios() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def scenarios_run(paths: tuple[Path, ...]) -> None:
     """Run scenario files (or folders of them): a PASS/FAIL line each, exit 1 on any failure."""
-    from ivr import scenarios as scenario_module
-    from ivr.simulator import SimulationError
+    from ivr.tools import scenarios as scenario_module
+    from ivr.tools.simulator import SimulationError
 
     load_or_exit()
     passed = failed = 0
@@ -515,7 +527,7 @@ def db_upgrade() -> None:
     """Apply pending migrations to DATABASE_URL (safe while servers run; one at a time)."""
     from ivr.store import Store
 
-    store = Store()
+    store = Store(settings().store_url)
     before, after = store.upgrade()
     click.echo(f"database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
     store.dispose()
@@ -526,13 +538,13 @@ def region() -> None:
     """Emergency closures: in force on every server at its next call (within a second)."""
 
 
-def hotline_for_region(code: str) -> Any:
-    hotline = open_hotline()
-    if code not in hotline.config.regions:
+def runtime_for_region(code: str) -> Any:
+    runtime = open_runtime()
+    if code not in runtime.config.regions:
         raise click.BadParameter(
-            f"{code!r} is not one of {', '.join(hotline.config.regions)}", param_hint="CODE"
+            f"{code!r} is not one of {', '.join(runtime.config.regions)}", param_hint="CODE"
         )
-    return hotline
+    return runtime
 
 
 @region.command("close")
@@ -548,9 +560,9 @@ def hotline_for_region(code: str) -> Any:
 @click.option("--until", "until", help="ISO-8601 end (default: until `ivr region reopen`).")
 def region_close(code: str, reason: str, category: str, until: str | None) -> None:
     """Close REGION's agents now; self-service and theft lockdown keep working."""
-    hotline = hotline_for_region(code)
+    runtime = runtime_for_region(code)
     end = parse_instant(until)
-    hotline.close_region(code, reason, category, end)
+    runtime.close_region(code, reason, category, end)
     click.echo(
         f"{code} closed ({category}: {reason})" + (f" until {end.isoformat()}" if end else " until reopened")
     )
@@ -560,8 +572,8 @@ def region_close(code: str, reason: str, category: str, until: str | None) -> No
 @click.argument("code")
 def region_reopen(code: str) -> None:
     """End REGION's emergency closure: its normal schedule applies again."""
-    hotline = hotline_for_region(code)
-    click.echo(f"{code} reopened" if hotline.reopen_region(code) else f"{code} had no emergency closure")
+    runtime = runtime_for_region(code)
+    click.echo(f"{code} reopened" if runtime.reopen_region(code) else f"{code} had no emergency closure")
 
 
 @main.command()
@@ -570,10 +582,10 @@ def region_reopen(code: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def report(start: str | None, end: str | None, as_json: bool) -> None:
     """Calls by region and outcome, containment, time to lockdown, callbacks waiting."""
-    from ivr.reports import build_report
+    from ivr.tools.reports import build_report
 
-    hotline = open_hotline()
-    data = build_report(hotline, parse_instant(start), parse_instant(end))
+    runtime = open_runtime()
+    data = build_report(runtime, parse_instant(start), parse_instant(end))
     if as_json:
         emit(data)
         return

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ivr.routing.regions import mask
-from ivr.store import cases
+from ivr.store.tables import cases
 
 KINDS = ("lockdown", "dispute", "callback", "voicemail")
 

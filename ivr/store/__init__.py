@@ -1,4 +1,7 @@
-"""The store: SQLAlchemy Core tables and the few queries the IVR needs.
+"""The store: the only layer that writes SQL. One engine (`Store`), its tables (`tables`),
+and one module of queries per thing kept: calls and their journal (`calls`), call state and
+step replay (`steps`), cases, attempt limits, the SMS outbox (`texts`), codes and reset
+tokens (`secrets`), emergency closures, the demo wallet's tables (`wallet`), reports.
 
 SQLite by default (a file under `instance/`), PostgreSQL for scale (`DATABASE_URL`).
 Tables are created on first use. Every write a caller is told about is committed before
@@ -7,12 +10,10 @@ the TwiML that tells them is returned.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,218 +22,13 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-    create_engine,
-    event,
-    inspect,
-    select,
-    text,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-metadata = MetaData()
-# INSERT ... ON CONFLICT, by dialect (the two databases the store supports).
-UPSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+from ivr.store.tables import UtcDateTime, metadata
+
 _SCHEMA_LOCK = threading.Lock()
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes stored as UTC on every database (SQLite would drop the offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: the store keeps aware UTC times only")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-calls = Table(
-    "calls",
-    metadata,
-    Column("sid", String(64), primary_key=True),
-    Column("region", String(32), nullable=False),
-    Column("matched_by", String(16), nullable=False),
-    Column("language", String(8), nullable=False),
-    Column("caller_masked", String(32), nullable=False),
-    Column("started_at", UtcDateTime(), nullable=False),
-    Column("ended_at", UtcDateTime()),
-    Column("status", String(24), nullable=False, default="in-progress"),
-    Column("duration", Integer),
-    Column("outcome", String(24)),
-    Column("journey", Text, nullable=False, default=""),
-)
-
-# One row per (call, step) that has an effect: a Twilio retry finds it and replays the answer.
-call_steps = Table(
-    "call_steps",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("call_sid", String(64), nullable=False),
-    Column("step", String(255), nullable=False),
-    Column("response", Text, nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    UniqueConstraint("call_sid", "step", name="uq_call_step"),
-)
-
-# What a call has proved and chosen so far (account, verified, typed number): any server can
-# take the next step.
-call_state = Table(
-    "call_state",
-    metadata,
-    Column("sid", String(64), primary_key=True),
-    Column("data", Text, nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
-)
-
-cases = Table(
-    "cases",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("reference", String(16), nullable=False, unique=True),
-    Column("kind", String(16), nullable=False),  # lockdown | dispute | callback | voicemail
-    Column("account", String(32)),
-    Column("region", String(32), nullable=False),
-    Column("language", String(8), nullable=False),
-    Column("status", String(24), nullable=False),
-    Column("priority", Boolean, nullable=False, default=False),  # theft: agents see it first
-    Column("call_sid", String(64)),
-    Column("transaction", String(32)),
-    Column("callback_number", String(20)),
-    Column("recording_url", String(512)),
-    Column("recording_seconds", Integer),
-    Column("note", Text, nullable=False, default=""),
-    Column("requested_at", UtcDateTime()),  # callbacks: when the caller first asked (place in line)
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
-    # One open callback per number, enforced by the database itself.
-    Index(
-        "uq_open_callback",
-        "callback_number",
-        unique=True,
-        sqlite_where=text("kind = 'callback' AND status = 'open'"),
-        postgresql_where=text("kind = 'callback' AND status = 'open'"),
-    ),
-)
-
-sms_outbox = Table(
-    "sms_outbox",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("to_number", String(20), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # queued | sent | failed
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("provider_sid", String(64)),
-    Column("error", Text),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("next_try_at", UtcDateTime()),
-    # A failed message keeps its full text here, for retries, until sent or expired.
-    Column("pending_body", Text),
-    Column("sender", String(20)),
-    Column("expires_at", UtcDateTime()),
-)
-
-one_time_codes = Table(
-    "one_time_codes",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("account", String(32), nullable=False, index=True),
-    Column("call_sid", String(64), nullable=False, index=True),
-    Column("code_hash", String(128), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("expires_at", UtcDateTime(), nullable=False),
-    Column("tries", Integer, nullable=False, default=0),
-    Column("used", Boolean, nullable=False, default=False),
-)
-
-# Counted events for attempt limits: wrong PINs, recovery SMS, codes sent.
-attempts = Table(
-    "attempts",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("subject", String(64), nullable=False),
-    Column("at", UtcDateTime(), nullable=False),
-)
-
-reset_tokens = Table(
-    "reset_tokens",
-    metadata,
-    Column("token_hash", String(128), primary_key=True),
-    Column("account", String(32), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("expires_at", UtcDateTime(), nullable=False),
-    Column("used_at", UtcDateTime()),
-)
-
-emergency_closures = Table(
-    "emergency_closures",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("region", String(32), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("category", String(16), nullable=False, default="other"),
-    Column("until", UtcDateTime()),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("cleared_at", UtcDateTime()),
-)
-
-wallet_accounts = Table(
-    "wallet_accounts",
-    metadata,
-    Column("account", String(32), primary_key=True),
-    Column("username", String(64), nullable=False),
-    Column("phone", String(20), nullable=False, unique=True),
-    Column("pin_hash", String(128), nullable=False),
-    Column("locked", Boolean, nullable=False, default=False),
-    Column("locked_at", UtcDateTime()),
-)
-
-wallet_transactions = Table(
-    "wallet_transactions",
-    metadata,
-    Column("reference", String(32), primary_key=True),
-    Column("account", String(32), ForeignKey("wallet_accounts.account"), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("amount", String(32), nullable=False),
-    Column("currency", String(8), nullable=False),
-    Column("disputed", Boolean, nullable=False, default=False),
-)
-
-
-def default_url(instance: Path | None = None) -> str:
-    """A SQLite file under `instance/`, created on first use."""
-    folder = instance or Path.cwd() / "instance"
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'ivr.sqlite3'}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # PostgreSQL: how long one webhook may wait for the store before it gives up (the caller then
@@ -254,8 +50,8 @@ class StoreUnavailable(OperationalError):
 class Store:
     """One engine, its tables, and a transaction helper."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or os.environ.get("DATABASE_URL") or default_url()
+    def __init__(self, url: str) -> None:
+        self.url = url
         # Never log bound parameters: they hold phone numbers.
         options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if self.url.startswith("sqlite"):
@@ -426,4 +222,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["Store", "select", "utcnow"]
+__all__ = ["Store", "StoreUnavailable", "UtcDateTime", "metadata"]

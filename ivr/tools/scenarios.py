@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ivr.config import load_yaml_model
-from ivr.simulator import DIAL_STATUSES, QUEUE_RESULTS, Simulator, Transcript, keys_from_list
+from ivr.tools.simulator import DIAL_STATUSES, QUEUE_RESULTS, Simulator, Transcript, keys_from_list
 
 
 class Expectations(BaseModel):
@@ -90,9 +90,9 @@ def simulate(
 ) -> Outcome:
     """One call in-process on a scratch store with a fresh demo wallet; nothing real changes."""
     from ivr import DEV_TOKEN, create_app
-    from ivr.cases import list_cases
-    from ivr.hotline import system_clock
-    from ivr.simulator import signed_transport
+    from ivr.runtime import system_clock
+    from ivr.store.cases import list_cases
+    from ivr.tools.simulator import signed_transport
 
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:
         app = create_app(
@@ -124,15 +124,15 @@ def simulate(
             queue_result,
             on_step=on_step,
         )
-        hotline = app.extensions["ivr"]
+        runtime = app.extensions["ivr"]
         try:
             transcript = simulator.run()
-            record = hotline.call_record(simulator.call_sid) or {}
-            with hotline.store.begin() as connection:
+            record = runtime.call_record(simulator.call_sid) or {}
+            with runtime.store.begin() as connection:
                 kinds = Counter(c["kind"] for c in list_cases(connection))
-            sms = len(hotline.sms.outbox())
+            sms = len(runtime.sms.outbox())
         finally:
-            hotline.store.dispose()
+            runtime.store.dispose()
     return Outcome(transcript, record.get("region", ""), record.get("language", ""), kinds, sms)
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import threading
 import time
 from collections import deque
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from ivr.reports import ops_snapshot
+from ivr.tools.reports import ops_snapshot
 
 bp = Blueprint("ops", __name__)
 log = logging.getLogger("ivr.ops")
@@ -53,9 +52,7 @@ class LoginThrottle:
 
 
 def _credentials() -> tuple[str, str] | None:
-    user, password = os.environ.get("IVR_OPS_USER"), os.environ.get("IVR_OPS_PASSWORD")
-    configured = current_app.config.get("OPS_USER"), current_app.config.get("OPS_PASSWORD")
-    user, password = configured[0] or user, configured[1] or password
+    user, password = current_app.config.get("OPS_USER"), current_app.config.get("OPS_PASSWORD")
     return (user, password) if user and password else None
 
 
@@ -89,5 +86,5 @@ def require_login() -> Response | None:
 
 @bp.get("/ops")
 def page() -> str:
-    hotline = current_app.extensions["ivr"]
-    return render_template("ops.html", **ops_snapshot(hotline, hotline.now()))
+    runtime = current_app.extensions["ivr"]
+    return render_template("ops.html", **ops_snapshot(runtime, runtime.now()))

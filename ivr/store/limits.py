@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 
-from ivr.store import attempts
+from ivr.store.tables import attempts
 
 # kind -> (how many, within how long)
 LIMITS = {

@@ -1,0 +1,115 @@
+"""The flow graph as checked data: every menu, step and outcome the flows declare, and a check
+that every option, `on_misses`, entry and agent target exists (run at start-up and by
+`ivr check`), so a missing piece is a clear message before any caller meets it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.flows.call import Call
+from ivr.flows.menu import Menu, Step
+from ivr.store.calls import OUTCOME_RANK
+
+
+class StoredTwiml(VoiceResponse):  # type: ignore[misc]
+    """A TwiML answer kept in the store, replayed for a webhook Twilio sent twice."""
+
+    def __init__(self, xml: str) -> None:
+        super().__init__()
+        self._xml = xml
+
+    def to_xml(self, xml_declaration: bool = True) -> str:
+        return self._xml
+
+
+def once(name: str) -> Callable[[Step], Step]:
+    """A step with effects (a lock, a text, a case): a webhook Twilio sends twice replays the
+    first answer instead of acting again. The keys pressed (a PIN, a code) are part of what
+    makes a step the same step, but are kept only as a keyed hash."""
+
+    def wrap(function: Step) -> Step:
+        @functools.wraps(function)
+        def idempotent(call: Call) -> VoiceResponse:
+            if not call.sid:
+                return function(call)
+            typed = call.services.digest("step-keys", call.sid, call.digits)[:32]
+            key = f"{name}|{call.params.get('_request', '')}|{typed}"
+            return StoredTwiml(
+                call.services.states.once(call.sid, key, call.now, lambda: str(function(call)))
+            )
+
+        return idempotent
+
+    return wrap
+
+
+class GraphError(Exception):
+    """The flows reference something that does not exist; `errors` says what, one a line."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Every menu and step by name, and the outcomes the flows may record."""
+
+    menus: Mapping[str, Menu]
+    steps: Mapping[str, Step]
+    outcomes: frozenset[str]
+    problems: tuple[str, ...]
+
+    @classmethod
+    def build(cls, flows: Iterable[ModuleType]) -> Graph:
+        """From flow modules, each declaring MENUS, STEPS and OUTCOMES (registered here, by
+        this explicit list, never by the side effect of an import)."""
+        menus: dict[str, Menu] = {}
+        steps: dict[str, Step] = {}
+        outcomes: set[str] = set()
+        problems = []
+        for module in flows:
+            where = module.__name__
+            for menu in getattr(module, "MENUS", ()):
+                if menu.name in menus:
+                    problems.append(f"{where}: menu {menu.name!r} is declared twice")
+                menus[menu.name] = menu
+            for name, function in getattr(module, "STEPS", {}).items():
+                if name in steps:
+                    problems.append(f"{where}: step {name!r} is declared twice")
+                steps[name] = function
+            outcomes.update(getattr(module, "OUTCOMES", ()))
+        graph = cls(menus, steps, frozenset(outcomes), ())
+        return cls(menus, steps, frozenset(outcomes), tuple(problems + graph.check()))
+
+    def check(self) -> list[str]:
+        """What is missing: a step some menu leads to, an outcome the journal cannot rank."""
+        errors = []
+        for menu in self.menus.values():
+            for via, target in menu.targets().items():
+                if target not in self.steps:
+                    errors.append(
+                        f"menu {menu.name!r}: {via} leads to step {target!r}, which no flow declares"
+                    )
+            keys = [option.key for option in menu.options]
+            for key in {k for k in keys if keys.count(k) > 1}:
+                errors.append(f"menu {menu.name!r}: key {key!r} is given to two options")
+        for name in ("main", "agent", "escalate"):
+            if name not in self.steps:
+                errors.append(f"step {name!r} is needed by every call and no flow declares it")
+        for outcome in sorted(self.outcomes - set(OUTCOME_RANK)):
+            errors.append(f"outcome {outcome!r} is not ranked in ivr/store/calls.py OUTCOME_RANK")
+        return errors
+
+    def prompt_keys(self) -> frozenset[str]:
+        """Every prompt a menu says: each language's catalogue must have them all."""
+        return frozenset(key for menu in self.menus.values() for key in menu.prompt_keys())
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise GraphError(list(self.problems))

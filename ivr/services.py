@@ -1,0 +1,156 @@
+"""The narrow services a call step is handed: each owns one thing the store keeps, opens its
+own transaction (one unit of work per use), and knows nothing of HTTP, menus or the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets as random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ivr.store import Store, limits, steps
+from ivr.store import cases as case_rows
+from ivr.store import secrets as secret_rows
+
+CODE_LIFETIME = timedelta(minutes=5)
+TRIES_PER_CODE = 3
+RESET_LINK_LIFETIME = timedelta(minutes=30)
+REPLAY_WAIT_SECONDS = 5.0  # a duplicate webhook waits this long for the first copy's answer
+
+
+class Digest:
+    """Keyed hashes for codes, tokens and typed keys: useless to whoever copies a table."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(f"okwallet-ivr:{secret}".encode()).digest()
+
+    def __call__(self, *parts: str) -> str:
+        return hmac.new(self._key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+class Cases:
+    """Lockdowns, disputes, callbacks and voicemails."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def open(self, **fields: Any) -> str:
+        """Store a case (committed before this returns); its reference."""
+        with self.store.begin() as connection:
+            return case_rows.open_case(connection, **fields)
+
+
+class Limits:
+    """Attempt limits (wrong PINs, texts, codes), counted in the store for every server."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def claim(self, kind: str, subject: str, now: datetime) -> int | None:
+        with self.store.begin() as connection:
+            return limits.claim(connection, kind, subject, now)
+
+    def release(self, attempt: int) -> None:
+        with self.store.begin() as connection:
+            limits.release(connection, attempt)
+
+
+class Codes:
+    """One-time codes (6 digits, 5 minutes, 3 tries) and single-use reset links."""
+
+    def __init__(self, store: Store, digest: Digest, reset_url: Callable[[], str]) -> None:
+        self.store, self.digest, self.reset_url = store, digest, reset_url
+
+    def issue_code(self, account: str, call_sid: str, now: datetime) -> str:
+        """A new code for `account` in this call; only its hash is kept."""
+        code = f"{random.randbelow(1_000_000):06d}"
+        with self.store.begin() as connection:
+            secret_rows.add_code(
+                connection, account, call_sid, self.digest("code", account, code), now, now + CODE_LIFETIME
+            )
+        return code
+
+    def check_code(self, account: str, call_sid: str, typed: str, now: datetime) -> bool:
+        """The latest code sent in this call: unexpired, unused, fewer than 3 tries."""
+        with self.store.begin() as connection:
+            row = secret_rows.latest_code(connection, account, call_sid)
+            if row is None or row["used"] or row["tries"] >= TRIES_PER_CODE or row["expires_at"] <= now:
+                return False
+            right = hmac.compare_digest(row["code_hash"], self.digest("code", account, typed))
+            return secret_rows.count_try(connection, row["id"], row["tries"], right) and right
+
+    def issue_reset_link(self, account: str, now: datetime) -> str:
+        """A single-use reset link; only the token's hash is kept."""
+        token = random.token_urlsafe(24)
+        with self.store.begin() as connection:
+            secret_rows.add_reset_token(
+                connection, self.digest("reset", token), account, now, now + RESET_LINK_LIFETIME
+            )
+        return self.reset_url().format(token=token)
+
+    def redeem_reset_token(self, token: str, now: datetime) -> str | None:
+        """The account a reset token belongs to, once: for the wallet's reset page to call."""
+        with self.store.begin() as connection:
+            return secret_rows.redeem_reset_token(connection, self.digest("reset", token), now)
+
+
+class CallStates:
+    """What each call has proved and typed, and the answers of steps with effects."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, sid: str) -> dict[str, Any]:
+        with self.store.begin() as connection:
+            return steps.load_state(connection, sid)
+
+    def save(self, sid: str, data: Mapping[str, Any], now: datetime) -> None:
+        with self.store.begin() as connection:
+            steps.save_state(connection, sid, data, now)
+
+    def once(self, sid: str, key: str, now: datetime, produce: Callable[[], str]) -> str:
+        """Run `produce` once per (call, step); a repeat of the same webhook gets its answer."""
+        key = key[:255]
+        with self.store.begin() as connection:
+            first = steps.claim_step(connection, sid, key, now)
+        if not first:
+            return self._replay(sid, key)
+        try:
+            answer = produce()
+        except BaseException:
+            with self.store.begin() as connection:
+                steps.release_step(connection, sid, key)
+            raise
+        with self.store.begin() as connection:
+            steps.finish_step(connection, sid, key, answer)
+        return answer
+
+    def _replay(self, sid: str, key: str) -> str:
+        """The first copy's answer, waiting briefly while it is still being produced."""
+        deadline = time.monotonic() + REPLAY_WAIT_SECONDS
+        while True:
+            with self.store.begin() as connection:
+                answer = steps.stored_answer(connection, sid, key)
+            if answer:
+                return answer
+            if time.monotonic() > deadline:
+                raise RuntimeError("duplicate webhook: first copy still running")
+            time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a call step may use, built once by the runtime."""
+
+    wallet: Any  # ivr.wallet.Wallet, behind its guard
+    texts: Any  # ivr.sms.SmsSender
+    cases: Cases
+    limits: Limits
+    codes: Codes
+    states: CallStates
+    digest: Digest
+    events: Any  # ivr.runtime.Events: what happened, for metrics and the call's journey

@@ -1,0 +1,39 @@
+"""What ops ask of the stored calls and cases, for `ivr report`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.engine import Connection
+
+from ivr.store.tables import calls, cases
+
+
+def calls_between(connection: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        select(calls.c.region, calls.c.outcome, calls.c.ended_at).where(
+            and_(calls.c.started_at >= start, calls.c.started_at < end)
+        )
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def seconds_to_lockdown(connection: Connection, start: datetime, end: datetime) -> list[float]:
+    """From answer to the stored lockdown, for calls that started in the window."""
+    rows = connection.execute(
+        select(cases.c.created_at, calls.c.started_at)
+        .join(calls, calls.c.sid == cases.c.call_sid)
+        .where(cases.c.kind == "lockdown", calls.c.started_at >= start, calls.c.started_at < end)
+    )
+    return [(row.created_at - row.started_at).total_seconds() for row in rows]
+
+
+def waiting_callbacks(connection: Connection) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        select(cases.c.requested_at, cases.c.created_at, cases.c.priority).where(
+            cases.c.kind == "callback", cases.c.status == "open"
+        )
+    ).mappings()
+    return [dict(row) for row in rows]

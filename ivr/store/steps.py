@@ -1,0 +1,62 @@
+"""Call state (what a call has proved and typed, so any server can take its next step) and
+step replay (a webhook Twilio sends twice gets the first answer back)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ivr.store.tables import UPSERTS, call_state, call_steps
+
+
+def load_state(connection: Connection, sid: str) -> dict[str, Any]:
+    row = connection.execute(select(call_state.c.data).where(call_state.c.sid == sid)).first()
+    return dict(json.loads(row.data)) if row else {}
+
+
+def save_state(connection: Connection, sid: str, data: Mapping[str, Any], now: datetime) -> None:
+    """One upsert: duplicate webhooks of one step race here, and the last write wins whole."""
+    values = {"data": json.dumps(dict(data), sort_keys=True), "updated_at": now}
+    upsert = UPSERTS[connection.dialect.name](call_state).values(sid=sid, **values)
+    connection.execute(upsert.on_conflict_do_update(index_elements=["sid"], set_=values))
+
+
+def forget_state(connection: Connection, sid: str) -> None:
+    connection.execute(delete(call_state).where(call_state.c.sid == sid))
+
+
+def claim_step(connection: Connection, sid: str, key: str, now: datetime) -> bool:
+    """Reserve (call, step) for the first copy of a webhook; False when another copy has it."""
+    try:
+        with connection.begin_nested():
+            connection.execute(insert(call_steps).values(call_sid=sid, step=key, response="", created_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def release_step(connection: Connection, sid: str, key: str) -> None:
+    """The first copy failed: let a retry act again."""
+    connection.execute(delete(call_steps).where(call_steps.c.call_sid == sid, call_steps.c.step == key))
+
+
+def finish_step(connection: Connection, sid: str, key: str, response: str) -> None:
+    connection.execute(
+        update(call_steps)
+        .where(call_steps.c.call_sid == sid, call_steps.c.step == key)
+        .values(response=response)
+    )
+
+
+def stored_answer(connection: Connection, sid: str, key: str) -> str | None:
+    """The first copy's answer, or None while it is still being produced."""
+    row = connection.execute(
+        select(call_steps.c.response).where(call_steps.c.call_sid == sid, call_steps.c.step == key)
+    ).first()
+    return row.response if row and row.response else None

@@ -1,0 +1,194 @@
+"""The tree shows the layers, and the flow graph is checked data (issue 13)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.flows import FLOWS, GRAPH, PROMPT_KEYS, Graph, lockdown, main
+from ivr.flows.menu import Menu, Option
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "ivr"
+SQL_NAMES = {"select", "insert", "update", "delete", "text", "func", "and_", "or_"}
+
+
+def modules() -> dict[str, ast.Module]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        found[name] = ast.parse(path.read_text(encoding="utf-8"))
+    return found
+
+
+def imports(tree: ast.Module, top_level_only: bool) -> set[str]:
+    """Modules imported (`from a.b import c` gives a.b and a.b.c)."""
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_importing_routing_or_flows_does_not_load_flask() -> None:
+    code = "import sys, ivr.routing.regions, ivr.routing.hours, ivr.flows; print('flask' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_sql_is_written_only_in_the_store_layer() -> None:
+    for name, tree in modules().items():
+        if name.startswith("ivr.store"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "sqlalchemy":
+                used = {alias.name for alias in node.names} & SQL_NAMES
+                assert not used, f"{name} builds SQL ({', '.join(sorted(used))}): move it to ivr/store/"
+
+
+def test_flask_is_imported_only_by_the_web_layer() -> None:
+    for name, tree in modules().items():
+        if name.startswith("ivr.web"):
+            continue
+        flask = {m for m in imports(tree, top_level_only=True) if m.split(".")[0] in ("flask", "werkzeug")}
+        assert not flask, f"{name} imports {flask} at the top: only ivr/web/ may"
+
+
+def test_no_import_cycle_in_the_package() -> None:
+    found = modules()
+    graph = {
+        name: {m for m in imports(tree, top_level_only=True) if m in found and m != name}
+        for name, tree in found.items()
+    }
+    # a package's own __init__ importing its submodules is how packages work: not a cycle
+    for name in graph:
+        graph[name] = {m for m in graph[name] if not (m.startswith(name + ".") and name in found)}
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in graph[name]:
+            if state.get(target) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*path, name, target]))
+            if target not in state:
+                visit(target, [*path, name])
+        state[name] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name, [])
+
+
+def test_the_shipped_graph_is_complete() -> None:
+    assert GRAPH.problems == ()
+    assert {"main", "lockdown", "recovery", "transactions", "agent"} <= set(GRAPH.steps)
+    assert "opt_lockdown" in PROMPT_KEYS and "welcome" in PROMPT_KEYS
+
+
+def test_a_flow_module_left_out_of_the_list_is_a_clear_error() -> None:
+    without_lockdown = Graph.build([module for module in FLOWS if module is not lockdown])
+    assert any(
+        "menu 'main': option 3 leads to step 'lockdown', which no flow declares" in problem
+        for problem in without_lockdown.problems
+    )
+
+
+def test_an_unranked_outcome_and_a_missing_target_are_errors() -> None:
+    import types
+
+    broken = types.ModuleType("broken")
+    broken.MENUS = (Menu("broken", options=(Option("1", "nowhere", "opt_recovery"),)),)  # type: ignore[attr-defined]
+    broken.STEPS = {"broken": main.main_menu}  # type: ignore[attr-defined]
+    broken.OUTCOMES = ("teleported",)  # type: ignore[attr-defined]
+    graph = Graph.build([*FLOWS, broken])
+    assert "menu 'broken': option 1 leads to step 'nowhere', which no flow declares" in graph.problems
+    assert "outcome 'teleported' is not ranked in ivr/store/calls.py OUTCOME_RANK" in graph.problems
+
+
+def test_option_prompts_take_their_key_from_the_menu(phone: object) -> None:
+    from tests.conftest import Phone
+
+    assert isinstance(phone, Phone)
+    text = phone.call().text
+    assert "钱包被盗，请按3，立即锁定。" in text and "忘记用户名或密码，请按1。" in text
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (("  welcome: ", "  welcom: "), "prompts.welcom: not a prompt the IVR uses"),
+        (("  welcome: ", "  welcom: "), "prompts: welcome: missing"),
+        (("{reference}", "{ref}"), "placeholders {ref} differ from en-US's {reference}"),
+    ],
+)
+def test_ivr_check_reports_prompt_problems_with_file_and_line(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch, edit: tuple[str, str], problem: str
+) -> None:
+    from ivr.tools.cli import main as cli
+
+    path = config_dir / "prompts" / "zh-CN.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(*edit, 1), encoding="utf-8")
+    monkeypatch.setenv("IVR_CONFIG_DIR", str(config_dir))
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert any(line.startswith(f"{path}:") and problem in line for line in result.output.splitlines()), (
+        result.output
+    )
+
+
+def test_a_prompt_file_for_a_language_no_region_speaks_is_refused(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivr.tools.cli import main as cli
+
+    (config_dir / "prompts" / "fr-FR.yaml").write_text(
+        (config_dir / "prompts" / "en-US.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.setenv("IVR_CONFIG_DIR", str(config_dir))
+    result = CliRunner().invoke(cli, ["check"])
+    assert (
+        result.exit_code == 1
+        and "fr-FR.yaml:" in result.output
+        and "no region speaks 'fr-FR'" in result.output
+    )
+
+
+def test_a_server_refuses_to_start_on_a_missing_prompt(app_factory: object, config_dir: Path) -> None:
+    from ivr import StartupError
+
+    path = config_dir / "prompts" / "zh-HK.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("  goodbye: ", "  goodby: ", 1), encoding="utf-8"
+    )
+    with pytest.raises(StartupError, match="goodbye: missing"):
+        app_factory()  # type: ignore[operator]
+
+
+def test_ops_can_fix_a_wording_without_a_deploy(app: object, config_dir: Path) -> None:
+    import os
+    import time
+
+    from tests.conftest import Phone
+
+    path = config_dir / "prompts" / "zh-CN.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("您好，这里是OK钱包。", "您好，欢迎致电OK钱包。"),
+        encoding="utf-8",
+    )
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    runtime = app.extensions["ivr"]  # type: ignore[attr-defined]
+    runtime.source._checked_at = 0.0
+    assert "您好，欢迎致电OK钱包。" in Phone(app.test_client()).call().text  # type: ignore[attr-defined]
