@@ -105,14 +105,19 @@ def test_the_server_starts_and_answers_with_the_store_unreachable(app_factory: A
     assert locked.dialed == [FRAUD_DESK] and "非常抱歉" in locked.text  # apology, then the fraud desk
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set")
-def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
+def proxied_postgres() -> tuple[Proxy, str]:
+    """A fresh PostgreSQL store behind a proxy the test can cut, and the store's URL through it."""
     assert POSTGRES_URL
     target = urlsplit(POSTGRES_URL.replace("postgresql+psycopg", "postgresql"))
     reset_postgres(POSTGRES_URL)
     proxy = Proxy((target.hostname or "127.0.0.1", target.port or 5432))
-    proxied = POSTGRES_URL.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
+    return proxy, POSTGRES_URL.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set")
+def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
+    proxy, proxied = proxied_postgres()
     try:
         proxy.down()
         app = app_factory(DATABASE_URL=proxied)  # the store is down at start: the server starts
@@ -267,11 +272,7 @@ def test_a_new_worker_warms_the_store_before_its_first_caller(app_factory: Any, 
 def test_a_partitioned_store_keeps_every_webhook_under_5_seconds(app_factory: Any) -> None:
     """16 callers at once while the store's connections hang unanswered: each hears the
     apology and is put through within 5 s (Twilio gives up at 15 s)."""
-    assert POSTGRES_URL
-    target = urlsplit(POSTGRES_URL.replace("postgresql+psycopg", "postgresql"))
-    reset_postgres(POSTGRES_URL)
-    proxy = Proxy((target.hostname or "127.0.0.1", target.port or 5432))
-    proxied = POSTGRES_URL.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
+    proxy, proxied = proxied_postgres()
     try:
         app = app_factory(DATABASE_URL=proxied)
         client = app.test_client()
