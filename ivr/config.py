@@ -153,7 +153,10 @@ class Region(_Frozen):
     hours: str
     queue: str | None = None
     support_email: str = "support@okwallet.example"
+    help_url: str = "https://help.okwallet.example/app"  # texted under `4`: the app won't open
     ring_timeout: int = Field(default=25, ge=5, le=60)
+    queue_updates: bool = True  # queue mode: say the caller's position and the average wait
+    task_workflow: str | None = None  # queue mode through TaskRouter: the agent sees the context
 
     @property
     def zone(self) -> ZoneInfo:
@@ -209,6 +212,8 @@ class Schedule(_Frozen):
     weekly: dict[str, IntervalList] = {}
     holidays: HolidayCalendar | None = None
     make_up_days_follow: str | None = None
+    # A weekend day inside a holiday break (holidays on the weekdays either side) closes too.
+    close_weekends_in_breaks: bool = False
 
     @field_validator("make_up_days_follow")
     @classmethod
@@ -239,6 +244,8 @@ class Speaking(_Frozen):
     date: str
     hour: str
     minute: str
+    morning_hour: str | None = None  # "this morning at 7", said before dawn
+    say_instead: dict[str, str] = {}  # words Babel writes that the language says otherwise
 
 
 class PromptFile(_Frozen):
@@ -277,6 +284,7 @@ class WeeklyHours:
     holidays: HolidayCalendar | None
     make_up_days_follow: int | None
     closures: Mapping[date, str]
+    close_weekends_in_breaks: bool
     special_hours: Mapping[date, SpecialDay]
 
 
@@ -536,6 +544,7 @@ def load_config(directory: str | Path, prompt_keys: Iterable[str] | None = None)
             make_up_days_follow=WEEKDAYS.index(follow) if follow else None,
             closures=hours_file.closures.get(name, {}),
             special_hours=hours_file.special_hours.get(name, {}),
+            close_weekends_in_breaks=schedule.close_weekends_in_breaks,
         )
     for section in ("closures", "special_hours"):
         for name in getattr(hours_file, section):
@@ -566,10 +575,11 @@ def load_config(directory: str | Path, prompt_keys: Iterable[str] | None = None)
             dialed[number] = code
     if regions_file.default_region not in regions_file.regions:
         r_err.add(("default_region",), f"no region named {regions_file.default_region!r}")
-    spoken: dict[str, Loc] = {}
-    for code, region in regions.items():
-        for i, language in enumerate(region.languages):
-            spoken.setdefault(language, ("regions", code, "languages", i))
+    spoken: dict[str, Loc] = {}  # read from the raw regions, so one bad region cannot hide more
+    for code, raw_region in regions_file.regions.items():
+        languages = raw_region.get("languages") if isinstance(raw_region, dict) else None
+        for i, language in enumerate(languages if isinstance(languages, list) else []):
+            spoken.setdefault(str(language), ("regions", code, "languages", i))
     catalogues = _load_prompts(
         directory,
         spoken,

@@ -214,6 +214,10 @@ class Events:
         self.journal.outcome(sid, outcome)
         log.info("outcome", extra={"call_sid": sid, "region": region, "outcome": outcome})
 
+    def language(self, sid: str, language: str) -> None:
+        """The caller switched language: the call's record keeps the one they chose."""
+        self.journal.language(sid, language)
+
     def error(self, kind: str) -> None:
         if self.metrics is not None:
             self.metrics.errors.labels(kind=kind).inc()

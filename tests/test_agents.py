@@ -48,13 +48,13 @@ def test_a_completed_agent_call_ends_politely(phone: Phone) -> None:
             "+8613800138000",
             "+864001234567",
             SPRING_FESTIVAL,
-            ["将于2月21日星期六上午10点恢复服务", "s u p p o r t 点 c n at", "需要我们给您回电，请按1"],
+            ["将于2月24日星期二上午9点恢复服务", "如需通过短信获取我们的电子邮箱", "需要我们给您回电，请按1"],
         ),
         (
             "+85291234567",
             "+85230011234",
             "2026-11-23T21:00:00+08:00",
-            ["會喺聽日上午9點恢復服務", "電郵去 s u p p o r t dot h k at", "想我哋覆電，請按1"],
+            ["會喺聽日朝早9點恢復服務", "想用短訊收我哋嘅電郵地址", "想我哋覆電，請按1"],
         ),
         (
             "+447400123456",
@@ -62,7 +62,7 @@ def test_a_completed_agent_call_ends_politely(phone: Phone) -> None:
             "2026-11-22T12:00:00+00:00",
             [
                 "will be back tomorrow at 8 am",
-                "email us at s u p p o r t dot u k at o k w a l l e t",
+                "To get our e-mail address and in-app chat by text, press 4.",
                 "To have us call you back, press 1. To leave a message, press 2.",
             ],
         ),
@@ -70,7 +70,11 @@ def test_a_completed_agent_call_ends_politely(phone: Phone) -> None:
             "+14155550123",
             "+18005550100",
             "2026-11-26T12:00:00-05:00",
-            ["public holiday and will be back tomorrow at 7 AM", "s u p p o r t dot u s at", "press 2"],
+            [
+                "public holiday and will be back tomorrow at 7 AM",
+                "e-mail address and in-app chat by text",
+                "press 2",
+            ],
         ),
     ],
 )
@@ -186,6 +190,7 @@ def test_hong_kong_0_enqueues_and_the_wait_url_speaks_and_offers_1(phone: Phone,
     wait = caller.twiml(enqueue.get("waitUrl", ""), QueuePosition="3", AvgQueueTime="250", QueueTime="5")
     assert wait.text == (
         "你而家排第3位。平均等候大約5分鐘。唔想再等，請按1，我哋會保留你嘅輪候次序覆電俾你。"
+        "如果部手機唔見咗或者俾人偷咗，請按3即刻鎖定錢包。"
     )
     gather = wait.first("Gather")
     assert gather.get("action", "").startswith("/voice/menu/queue?")  # the menu mechanism

@@ -33,7 +33,7 @@ def test_route_json_has_the_contract_fields() -> None:
         "matched_by": "caller",
         "open": False,
         "reason": "holiday",
-        "next_open": "2026-02-21T10:00:00+08:00",
+        "next_open": "2026-02-24T09:00:00+08:00",  # the break's weekend is closed too
         "hotline": "+864008200000",
         "language": "zh-CN",
     }

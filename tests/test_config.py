@@ -44,7 +44,14 @@ def test_shipped_config_matches_the_contract() -> None:
             "hk-support",
         ),
         "sg": (("SG", "MY"), "+6568008000", ("+6531251234",), "Asia/Singapore", ("en-US", "zh-CN"), None),
-        "gb": (("GB", "IE"), "+442079460000", ("+442038089999",), "Europe/London", ("en-GB",), None),
+        "gb": (
+            ("GB", "IE", "GG", "JE", "IM"),
+            "+442079460000",
+            ("+442038089999",),
+            "Europe/London",
+            ("en-GB",),
+            None,
+        ),
         "us": (("US", "CA"), "+18002255288", ("+18005550100",), "America/New_York", ("en-US",), None),
         "global": ((), "+442079460001", ("+18885550100",), "UTC", ("en-US", "zh-CN"), None),
     }
@@ -88,7 +95,7 @@ def test_shipped_config_matches_the_contract() -> None:
         ),
         (
             "regions.yaml",
-            "countries: [GB, IE]",
+            "countries: [GB, IE, GG, JE, IM]",
             "countries: [GB, UK]",
             "regions.gb.countries.1",
             "'UK' is not an ISO 3166 country code",

@@ -64,7 +64,7 @@ def serve_env(tmp_path: Path, config_dir: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("breaks", "said"),
     [
-        ("config", "regions.yaml:50: regions.gb.timezone: 'Europe/Londn' is not a known time zone"),
+        ("config", "regions.yaml:53: regions.gb.timezone: 'Europe/Londn' is not a known time zone"),
         ("secret", "TWILIO_AUTH_TOKEN is not set: refusing to serve unsigned webhooks"),
     ],
 )

@@ -123,7 +123,7 @@ def test_option_prompts_take_their_key_from_the_menu(phone: object) -> None:
 
     assert isinstance(phone, Phone)
     text = phone.call().text
-    assert "钱包被盗，请按3，立即锁定。" in text and "忘记用户名或密码，请按1。" in text
+    assert "需要紧急冻结钱包，请按3。" in text and "忘记用户名或密码，请按1。" in text
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_option_prompts_take_their_key_from_the_menu(phone: object) -> None:
     [
         (("  welcome: ", "  welcom: "), "prompts.welcom: not a prompt the IVR uses"),
         (("  welcome: ", "  welcom: "), "prompts: welcome: missing"),
-        (("{reference}", "{ref}"), "placeholders {ref} differ from en-US's {reference}"),
+        (("{reference}", "{ref}"), "placeholders {number, ref} differ from en-US's {number, reference}"),
     ],
 )
 def test_ivr_check_reports_prompt_problems_with_file_and_line(

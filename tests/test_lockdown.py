@@ -34,7 +34,7 @@ def test_3_1_locks_the_callers_wallet_stores_texts_and_dials_the_fraud_desk(
     )
     assert case["priority"] is True
     assert spoken_reference(answer.text) == case["reference"]
-    assert "如果该号码绑定了钱包，现已锁定" in answer.text
+    assert "绑定该号码的钱包现已冻结，资金无法转出" in answer.text
     [sms] = hotline.sms.outbox()
     assert sms["to"] == "+8613800138000" and case["reference"] in sms["body"]
     assert "修改密码" in sms["body"] and "报案" in sms["body"]
@@ -82,7 +82,7 @@ def test_unknown_caller_hears_the_same_words_and_gets_a_reference(phone: Phone, 
 def test_another_wallet_by_number_and_right_pin(phone: Phone, hotline: Any) -> None:
     phone.caller = "+8613900139000"  # a friend's phone
     phone.keys("3", "2")
-    assert "请输入该手机号" in phone.last.text  # type: ignore[union-attr]
+    assert "请输入钱包绑定的手机号" in phone.last.text  # type: ignore[union-attr]
     asked_pin = phone.press("447400123456")
     assert "4位PIN码" in asked_pin.text
     locked = phone.press("1357")

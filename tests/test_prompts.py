@@ -53,11 +53,22 @@ def test_chinese_catalogues_use_their_own_script() -> None:
         ("en-GB", "2026-11-30T09:00+00:00", "on Monday 30 November at 9 am"),
         ("zh-CN", "2026-11-24T21:30+08:00", "明天下午9点30分"),
         ("zh-CN", "2026-11-30T10:00+08:00", "11月30日星期一上午10点"),
-        ("zh-HK", "2026-11-23T14:00+08:00", "今日下午2點"),
-        ("zh-HK", "2026-11-24T09:00+08:00", "聽日上午9點"),
+        ("zh-HK", "2026-11-23T14:00+08:00", "今日下晝2點"),
+        ("zh-HK", "2026-11-24T09:00+08:00", "聽日朝早9點"),
     ],
 )
 def test_spoken_times(language: str, moment: str, expected: str) -> None:
     now = datetime.fromisoformat("2026-11-23T07:00+08:00")
     when = datetime.fromisoformat(moment)
     assert spoken_when(SHIPPED.prompts[language], when, now.astimezone(when.tzinfo)) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en-US", "this morning at 7"), ("zh-CN", "今天早上7点"), ("zh-HK", "今朝7點")],
+)
+def test_before_dawn_the_reopening_is_this_morning(language: str, expected: str) -> None:
+    """At 02:00, "today at 7 AM" sounds wrong: it is this morning."""
+    now = datetime.fromisoformat("2026-11-23T02:00-05:00")
+    when = datetime.fromisoformat("2026-11-23T07:00-05:00")
+    assert spoken_when(SHIPPED.prompts[language], when, now) == expected

@@ -48,7 +48,7 @@ CASES = [
         "caller",
         False,
         "holiday",
-        "2026-02-21T10:00:00+08:00",
+        "2026-02-24T09:00:00+08:00",  # the weekend inside the break is closed
     ),
     ("+8613800138000", "", "2026-02-14T09:30+08:00", "cn", "caller", True, "make_up_workday", None),
     ("+8613800138000", "", "2026-02-14T20:30+08:00", "cn", "caller", True, "make_up_workday", None),
@@ -61,7 +61,7 @@ CASES = [
         "caller",
         False,
         "holiday",
-        "2026-10-04T10:00:00+08:00",
+        "2026-10-08T09:00:00+08:00",  # National Day break: 1-7 Oct
     ),
     # Hong Kong and Macau
     ("+85291234567", "", "2026-11-23T10:00+08:00", "hk", "caller", True, "open", None),

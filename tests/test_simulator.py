@@ -42,7 +42,7 @@ def test_holiday_call_hears_the_holiday_and_dials_nobody() -> None:
     )
     assert data["dialed"] == [] and data["region"] == "cn"
     said = " ".join(s["text"] for s in data["steps"] if s["verb"] == "Say")
-    assert "今天是法定节假日" in said and "2月21日星期六上午10点" in said
+    assert "今天是法定节假日" in said and "2月24日星期二上午9点" in said
     assert data["steps"][0]["language"] == "cmn-CN"
     assert {"verb": "Gather", "keys": "0", "text": "pressed 0"} in data["steps"]
 
@@ -58,7 +58,7 @@ def test_weekday_noon_call_dials_the_china_hotline() -> None:
 
 def test_keys_from_stdin_lock_a_wallet_in_a_scratch_store(isolated: Path) -> None:
     out = run("call", "--from", "+447400123456", input="3\n1\n")
-    assert "[en-GB] Done. If a wallet is registered to that number, it is now locked." in out
+    assert "[en-GB] Done. Any wallet registered to this number is now locked; no money can leave it." in out
     assert "  > dial +442079460001: completed" in out
     assert not isolated.exists()  # the real store was never touched
     assert json.loads(run("wallet", "show", "A-1002", "--json"))["locked"] is False

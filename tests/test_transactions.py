@@ -43,7 +43,7 @@ def test_code_then_cancel_a_pending_transaction(phone: Phone, hotline: Any) -> N
 def test_dispute_on_a_failed_transaction(phone: Phone, hotline: Any) -> None:
     verified(phone, hotline)
     status = phone.press("70010003")
-    assert "没有成功" in status.text and "请按2提出争议" in status.text
+    assert "没有成功" in status.text and "请按2提出申诉" in status.text
     opened = phone.press("2")
     [case] = stored_cases(hotline)
     assert (case["kind"], case["account"], case["transaction"], case["status"]) == (

@@ -102,4 +102,4 @@ def test_a_request_signed_for_another_url_is_refused_by_a_real_server(
         status, body = signed_transport(PUBLIC, TOKEN, send)(
             "/voice", {"CallSid": SID, "From": "+8613800138000"}
         )
-        assert status == 200 and "钱包被盗" in body
+        assert status == 200 and "紧急冻结钱包" in body

@@ -41,12 +41,12 @@ def test_spring_festival_says_when_agents_return_and_dials_nobody(phone: Phone, 
     clock.set(SPRING_FESTIVAL)
     answer = phone.call()
     assert "今天是法定节假日" in answer.text
-    assert "2月21日星期六上午10点" in answer.text
+    assert "2月24日星期二上午9点" in answer.text
     assert "人工服务，请按0" not in answer.text
     after_zero = phone.press("0")
     assert after_zero.dialed == []
-    assert "将于2月21日星期六上午10点恢复服务" in after_zero.text
-    assert "s u p p o r t 点 c n at o k w a l l e t 点 e x a m p l e" in after_zero.text
+    assert "将于2月24日星期二上午9点恢复服务" in after_zero.text
+    assert "如需通过短信获取我们的电子邮箱和应用内在线客服，请按4" in after_zero.text  # texted, not spelled
     assert "需要我们给您回电，请按1。给我们留言，请按2。" in after_zero.text
     assert after_zero.gather_action.startswith("/voice/menu/offer")
 
@@ -106,7 +106,9 @@ def test_9_switches_to_the_regions_next_language_and_keeps_it(phone: Phone) -> N
     assert offer.get("language") == "en-US" and offer.text == "For English, press 9."
     english = phone.press("9")
     assert english.languages[0] == "en-US"
-    assert english.text.startswith("If your wallet was stolen, press 3")
+    assert english.text.startswith(
+        "If your phone was lost or stolen, or someone else is using your account, press 3"
+    )
     assert "lang=en-US" in english.gather_action
     back = phone.press("9")
     assert back.languages[0] == "cmn-CN"
@@ -115,7 +117,7 @@ def test_9_switches_to_the_regions_next_language_and_keeps_it(phone: Phone) -> N
 def test_star_repeats_the_menu(phone: Phone) -> None:
     phone.call()
     repeated = phone.press("*")
-    assert "钱包被盗，请按3，立即锁定" in repeated.text
+    assert "需要紧急冻结钱包，请按3" in repeated.text
     assert repeated.gather_action == "/voice/menu/main?lang=zh-CN&n=2"  # its own place in the call
 
 
@@ -147,7 +149,7 @@ def test_three_misses_when_closed_reach_no_agent(phone: Phone, clock: Clock) -> 
     phone.press("")
     final = phone.press("")
     assert final.dialed == []
-    assert "2月21日星期六上午10点" in final.text
+    assert "2月24日星期二上午9点" in final.text
 
 
 def test_unsigned_and_wrongly_signed_webhooks_get_403(phone: Phone) -> None:

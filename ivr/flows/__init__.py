@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.flows import agents, lockdown, main, recovery, transactions
+from ivr.flows import agents, lockdown, main, recovery, selfhelp, transactions
 from ivr.flows.call import Call
 from ivr.flows.graph import Graph, GraphError
 from ivr.flows.menu import Menu
 from ivr.flows.menu import choose as choose
 from ivr.flows.prompts import FIXED_PROMPTS
 
-FLOWS = (main, lockdown, recovery, transactions, agents)
+FLOWS = (main, lockdown, recovery, transactions, selfhelp, agents)
 GRAPH = Graph.build(FLOWS)
 # Every prompt name a catalogue must have: checked when the config is loaded.
 PROMPT_KEYS = FIXED_PROMPTS | GRAPH.prompt_keys()

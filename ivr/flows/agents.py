@@ -7,6 +7,7 @@ offered a callback (`1`) or a voicemail (`2`).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -22,18 +23,30 @@ from ivr.routing.regions import callback_allowed
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
+LOCKDOWN = "lockdown"  # the theft lockdown's first step: `3` from every waiting menu
 
+# When no agent can answer (closed, busy, no answer): a waiting menu, so `3` still locks.
 OFFER = Menu(
     name="offer",
-    options=(Option("1", "callback", "opt_callback"), Option("2", "voicemail", "opt_voicemail")),
+    options=(
+        Option("1", "callback", "opt_callback"),
+        Option("2", "voicemail", "opt_voicemail"),
+        Option("3", LOCKDOWN, "opt_lockdown_waiting"),
+        Option("4", "contacts", "opt_contacts"),
+    ),
     agent=False,
     on_misses="goodbye",
 )
 # Waiting in a queue (Twilio's waitUrl): said between stretches of hold music; silence lets
-# the music go on, and Twilio asks the wait URL again when it ends.
+# the music go on, and Twilio asks the wait URL again when it ends. A key that leads out of
+# the line leaves it first (<Leave>): the <Enqueue> action then takes the caller there.
 QUEUE = Menu(
     name="queue",
-    options=(Option("1", "queue.leave", "queue_leave"),),
+    options=(
+        Option("1", "queue.leave", "queue_leave"),
+        Option("3", "queue.lockdown", "opt_lockdown_waiting"),
+        Option("8", "queue.main", None),
+    ),
     agent=False,
     timeout=1,
     silence_retries=False,
@@ -46,10 +59,12 @@ DIAL_OUTCOMES = {
     "failed": "agents_failed",
     "canceled": "agents_no_answer",
 }
+TOPICS = ("lockdown", "recovery", "transactions", "selfhelp")
 
 
 def agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
-    """Put the caller through to the region's agents: its queue, or a <Dial> to its hotline."""
+    """Put the caller through to the region's agents: its queue, or a <Dial> to its hotline
+    (the agent first hears why the caller is here: `whisper`)."""
     if not call.status.open:
         return no_agent(call, lead)
     response = VoiceResponse()
@@ -59,17 +74,57 @@ def agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
     if region.queue:
         call.remember(queued_at=call.now.isoformat())
         queue = f"{region.queue}-priority" if call.theft else region.queue
-        response.enqueue(
-            queue,
+        enqueue = response.enqueue(
+            None if region.task_workflow else queue,
             action=call.url("/voice/step/queue-result"),
             wait_url=call.url("/voice/step/queue-wait"),
             wait_url_method="POST",
+            workflow_sid=region.task_workflow,
         )
+        if region.task_workflow:  # TaskRouter: the agent's screen shows the context
+            enqueue.task(json.dumps({**agent_context(call), "queue": queue}, sort_keys=True))
         return response
     dial = response.dial(
         action=call.url("/voice/step/dial-result"), timeout=region.ring_timeout, caller_id=call.route.caller
     )
-    dial.number(region.hotline)
+    dial.number(region.hotline, url=whisper_url(call))
+    return response
+
+
+def agent_context(call: Call) -> dict[str, str]:
+    """What an agent should know before they speak: why the caller is here, the case they
+    have, whether they proved who they are, their language. Never a number, PIN or code."""
+    topic = call.state.get("topic", "none")
+    return {
+        "topic": topic if topic in TOPICS else "none",
+        "reference": str(call.state.get("reference", "")),
+        "verified": "1" if call.state.get("verified") else "0",
+        "language": call.language,
+    }
+
+
+def whisper_url(call: Call) -> str:
+    """`<Number url>`: Twilio plays this to the agent who answers, before connecting."""
+    context = agent_context(call)
+    return call.url(
+        "/voice/step/whisper", about=".".join(context[k] for k in ("topic", "reference", "verified"))
+    )
+
+
+def whisper(call: Call) -> VoiceResponse:
+    """What the agent hears on picking up, in the region's first language (the agents')."""
+    topic, _, rest = call.params.get("about", "none..0").partition(".")
+    reference, _, verified = rest.partition(".")
+    agents = call.region.languages[0]
+    lines = [call.line("whisper_intro", agents)]
+    lines.append(call.line(f"whisper_topic_{topic if topic in TOPICS else 'none'}", agents))
+    if reference.isdigit() and len(reference) == 8:
+        lines.append(call.line("whisper_reference", agents, digits=prompts.digits(agents, reference)))
+    lines.append(call.line("whisper_verified" if verified == "1" else "whisper_unverified", agents))
+    spoken = call.line(f"language_{call.language}", agents)
+    lines.append(call.line("whisper_language", agents, spoken=spoken))
+    response = VoiceResponse()
+    call.say(response, *lines, language=agents)
     return response
 
 
@@ -83,13 +138,10 @@ def escalate(call: Call) -> VoiceResponse:
 
 
 def no_agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
-    """Nobody can answer: why (and when agents are back, with the e-mail), then the offer."""
+    """Nobody can answer: why (and when agents are back), then the offer."""
     lines = list(lead)
     if not call.status.open:
         lines += call.status_lines()
-        lines.append(
-            call.line("support_email", email=prompts.email(call.catalogue(), call.region.support_email))
-        )
     return present(call, OFFER, lead=tuple(lines))
 
 
@@ -122,7 +174,8 @@ def dial_result(call: Call) -> VoiceResponse:
 
 
 def fraud_desk(call: Call, *lines: str) -> VoiceResponse:
-    """Say `lines`, then put the caller through to the 24/7 fraud desk, marked as a theft call."""
+    """Say `lines`, then put the caller through to the 24/7 fraud desk, marked as a theft call;
+    the desk hears what happened first (the lockdown's reference), so it can act at once."""
     call.carried["theft"] = "1"
     response = VoiceResponse()
     call.say(response, *lines, call.line("to_fraud_desk"))
@@ -131,7 +184,7 @@ def fraud_desk(call: Call, *lines: str) -> VoiceResponse:
         timeout=call.region.ring_timeout,
         caller_id=call.route.caller,
     )
-    dial.number(call.config.fraud_desk)
+    dial.number(call.config.fraud_desk, url=whisper_url(call))
     return response
 
 
@@ -178,10 +231,38 @@ def book_callback(call: Call, number: str) -> VoiceResponse:
 
 # --- voicemail -----------------------------------------------------------------------------
 
+# A withheld caller is asked for a number to call back first (`#` alone: no number).
+VOICEMAIL_NUMBER = number_entry(
+    "voicemail.number",
+    lambda call, number: record_message(call, callback_number=number),
+    prompt="voicemail_number",
+    rule=callback_allowed,
+    refused="callback_refused",
+    agent=False,
+    on_misses="voicemail.no-number",
+    on_empty="voicemail.no-number",
+)
+
 
 def voicemail(call: Call) -> VoiceResponse:
+    if call.route.caller is None:
+        return VOICEMAIL_NUMBER.ask(call)
+    return record_message(call)
+
+
+def voicemail_without_number(call: Call) -> VoiceResponse:
+    return record_message(call, lead=(call.line("voicemail_no_number"),))
+
+
+def record_message(
+    call: Call, callback_number: str | None = None, lead: tuple[str, ...] = ()
+) -> VoiceResponse:
+    """The beep and up to two minutes; the number to call back rides on the recording
+    callback's (signed) URL, since the call may have ended when the recording is ready."""
+    if callback_number is None and call.route.caller and callback_allowed(call.config, call.route.caller):
+        callback_number = call.route.caller
     response = VoiceResponse()
-    call.say(response, call.line("voicemail_prompt"))
+    call.say(response, *lead, call.line("voicemail_prompt"))
     response.record(
         max_length=VOICEMAIL_SECONDS,
         finish_on_key="#",
@@ -189,7 +270,7 @@ def voicemail(call: Call) -> VoiceResponse:
         timeout=5,
         trim="trim-silence",
         action=call.url("/voice/step/voicemail-done"),
-        recording_status_callback=call.url("/voice/step/recording"),
+        recording_status_callback=call.url("/voice/step/recording", cb=callback_number),
         recording_status_callback_event="completed",
     )
     return response
@@ -210,9 +291,13 @@ def recording(call: Call) -> VoiceResponse:
     url, sid = params.get("RecordingUrl", ""), params.get("RecordingSid", "")
     if params.get("RecordingStatus") != "completed" or not url or not seconds:
         return VoiceResponse()
+    number = params.get("cb")
+    number = number if number and callback_allowed(call.config, number) else None
 
     def store_case() -> str:
-        call.open_case("voicemail", recording_url=url[:512], recording_seconds=seconds)
+        call.open_case(
+            "voicemail", recording_url=url[:512], recording_seconds=seconds, callback_number=number
+        )
         return str(VoiceResponse())
 
     answer = call.services.states.once(call.sid, f"recording|{sid or url}", call.now, store_case)
@@ -224,27 +309,41 @@ def recording(call: Call) -> VoiceResponse:
 
 def queue_wait(call: Call) -> VoiceResponse:
     """Twilio's waitUrl: position (never higher than last said), the average wait, hold music."""
-    reported = count(call.params.get("QueuePosition"))
-    average = count(call.params.get("AvgQueueTime"))
     lines = []
-    if reported:
-        position = reported
-        if isinstance(call.state.get("announced_position"), int):
-            position = min(position, call.state["announced_position"])
-        if position != call.state.get("announced_position"):
-            call.remember(announced_position=position)
-        lines.append(call.line("queue_position", position=str(position)))
-    if average is not None:
-        lines.append(prompts.wait_time(call.catalogue(), average))
+    if call.region.queue_updates:
+        reported = count(call.params.get("QueuePosition"))
+        average = count(call.params.get("AvgQueueTime"))
+        if reported:
+            position = reported
+            if isinstance(call.state.get("announced_position"), int):
+                position = min(position, call.state["announced_position"])
+            if position != call.state.get("announced_position"):
+                call.remember(announced_position=position)
+            lines.append(call.line("queue_position", position=str(position)))
+        if average is not None:
+            lines.append(prompts.wait_time(call.catalogue(), average))
     return present(call, QUEUE, lead=tuple(lines), play=HOLD_MUSIC)
+
+
+def _leave_queue_for(call: Call, where: str) -> VoiceResponse:
+    """Leave the line (<Leave>); the <Enqueue> action then takes the caller `where`."""
+    call.remember(leave_for=where)
+    response = VoiceResponse()
+    response.leave()
+    return response
 
 
 def leave_queue(call: Call) -> VoiceResponse:
     """`1` while waiting: leave the line for a callback that keeps the caller's place."""
-    response = VoiceResponse()
-    call.remember(leave_for_callback=True)
-    response.leave()
-    return response
+    return _leave_queue_for(call, "callback")
+
+
+def leave_queue_to_lock(call: Call) -> VoiceResponse:
+    return _leave_queue_for(call, LOCKDOWN)
+
+
+def leave_queue_to_main(call: Call) -> VoiceResponse:
+    return _leave_queue_for(call, "main")
 
 
 def stay_in_queue(call: Call) -> VoiceResponse:
@@ -259,14 +358,14 @@ def queue_result(call: Call) -> VoiceResponse:
         return goodbye(call)
     if result == "hangup":
         return VoiceResponse()
-    if result == "leave" and call.state.get("leave_for_callback"):
-        return callback(call)
+    if result == "leave" and call.state.get("leave_for") in ("callback", LOCKDOWN, "main"):
+        return call.graph.steps[call.state["leave_for"]](call)
     if result == "queue-full":
         return no_agent(call, (call.line("queue_full"),))
     return no_agent(call, (call.line("agents_failed"),))
 
 
-MENUS = (OFFER, QUEUE, CALLBACK_NUMBER.menu)
+MENUS = (OFFER, QUEUE, CALLBACK_NUMBER.menu, VOICEMAIL_NUMBER.menu)
 STEPS = {
     "agent": agent_step,
     "escalate": escalate,
@@ -274,14 +373,19 @@ STEPS = {
     "offer": offer,
     "goodbye": goodbye,
     "dial-result": dial_result,
+    "whisper": whisper,
     "callback": callback,
     "voicemail": voicemail,
+    "voicemail.no-number": voicemail_without_number,
     "voicemail-done": voicemail_done,
     "recording": recording,
     "queue-wait": queue_wait,
     "queue.leave": leave_queue,
+    "queue.lockdown": leave_queue_to_lock,
+    "queue.main": leave_queue_to_main,
     "queue.stay": stay_in_queue,
     "queue-result": queue_result,
     **CALLBACK_NUMBER.steps,
+    **VOICEMAIL_NUMBER.steps,
 }
 OUTCOMES = ("agent", "callback", "voicemail")

@@ -15,9 +15,9 @@ from ivr.config import Catalogue, Config, Region, Voice
 from ivr.flows import prompts
 from ivr.keypad import count
 from ivr.routing.hours import Status
-from ivr.routing.regions import Route
+from ivr.routing.regions import Route, route_call
 from ivr.services import Services
-from ivr.wallet import Account, Wallet
+from ivr.wallet import Account, Wallet, WalletError
 
 if TYPE_CHECKING:
     from ivr.flows.graph import Graph
@@ -41,6 +41,7 @@ class Call:
     sid: str
     params: Mapping[str, str]
     carried: dict[str, str] = field(default_factory=dict)
+    last_miss: str | None = None  # why the menu just gave up on the caller (a menu's on_misses)
     _state: dict[str, Any] | None = None
 
     # --- services ---------------------------------------------------------------------------
@@ -101,15 +102,35 @@ class Call:
     def text_account(
         self,
         account: Account,
-        body: str,
+        prompt: str,
+        values: Mapping[str, str] | None = None,
         *,
         secrets: tuple[str, ...] = (),
         lifetime: timedelta = timedelta(hours=24),
     ) -> None:
-        """Text the phone registered on `account` (never a number the caller typed)."""
+        """Text the phone registered on `account` (never a number the caller typed), in its
+        reader's language: the caller's choice when it is the phone they call from, else the
+        first language of the region that phone belongs to; every text names the number to call
+        in that region."""
+        home = route_call(self.config, account.phone, None).region
+        own_phone = account.phone == self.route.caller and home.code == self.region.code
+        language = self.language if own_phone else home.languages[0]
+        number = home.numbers[0] if home.numbers else home.hotline
+        body = self.line(prompt, language, number=number, **(values or {}))
         self.services.texts.send_to_account(
             account, body, self.now, secrets=secrets, sender=self.params.get("To"), lifetime=lifetime
         )
+
+    def text_caller(self, kind: str, prompt: str, **values: str) -> None:
+        """Text the calling number, only if an account is registered to it (within the cap of
+        `kind`); the caller hears the same words either way, so say "if it is registered"."""
+        phone = self.route.caller
+        try:
+            account = self.wallet.find_by_phone(phone) if phone else None
+        except WalletError:
+            account = None
+        if self.claim_text(kind, account, phone) and account is not None:
+            self.text_account(account, prompt, values)
 
     # --- the call ---------------------------------------------------------------------------
 
@@ -147,6 +168,11 @@ class Call:
         values = {"lang": self.language, **self.carried, "n": str(self.sequence + 1)}
         values.update({k: str(v) for k, v in query.items() if v is not None})
         return f"{path}?{urlencode(values)}"
+
+    def switch_language(self, language: str) -> None:
+        """The caller chose `language`: every later prompt, text and the call's record use it."""
+        self.language = language
+        self.services.events.language(self.sid, language)
 
     def next_language(self) -> str:
         languages = self.region.languages

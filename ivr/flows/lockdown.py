@@ -138,12 +138,13 @@ def _record(call: Call, account: Account | None, status: str) -> VoiceResponse:
     reference = call.open_case(
         "lockdown", status=status, priority=True, account=account.account if account else None
     )
+    call.remember(topic="lockdown", reference=reference)  # for the fraud desk's whisper
     call.outcome("lockdown")
     # The text says "locked": it goes only when that is true, within the hourly cap (a spoofed
     # caller ID must not turn the lockdown into an SMS bomb). The caller hears the same words.
     may_text = call.claim_text("lockdown_sms", account if status == "locked" else None, call.account_phone)
     if may_text and account is not None:
-        call.text_account(account, call.line("sms_lockdown", reference=reference))
+        call.text_account(account, "sms_lockdown", {"reference": reference})
     spoken = prompts.digits(call.language, reference)
     # "we've texted it, if a wallet is registered" is true, and the same, for locked and no wallet.
     texted = (call.line("reference_texted"),) if status in ("locked", "no_wallet") else ()

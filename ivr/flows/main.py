@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.flows import prompts
 from ivr.flows.call import Call
-from ivr.flows.menu import Menu, Option, present
+from ivr.flows.graph import once
+from ivr.flows.menu import Menu, Option, present, retry
+from ivr.routing.regions import e164
+
+HINT_KEY = "7"  # after the roaming hint: text the caller their own region's number
 
 MAIN = Menu(
     name="main",
@@ -13,14 +18,40 @@ MAIN = Menu(
         Option("3", "lockdown", "opt_lockdown"),
         Option("1", "recovery", "opt_recovery"),
         Option("2", "transactions", "opt_transactions"),
+        Option("4", "selfhelp", "opt_selfhelp"),
+        Option(HINT_KEY, "hint.text", None),  # offered by the roaming hint only
     ),
     language_switch=True,
+    status_notice=True,  # whether agents are open, said again in the new language on `9`
 )
 
 
 def answer(call: Call) -> VoiceResponse:
-    """The first words of every call: welcome, the theft option, whether agents are open, the rest."""
-    return present(call, MAIN, lead=(call.line("welcome"),), notice=tuple(call.status_lines()))
+    """The first words of every call: welcome, the theft option, whether agents are open, the
+    rest, and (once) a caller's own region's number when they dialed another region's."""
+    hint = local_number(call)
+    closing = (
+        (call.line("roaming_hint", number=prompts.digits(call.language, hint), key=HINT_KEY),) if hint else ()
+    )
+    return present(call, MAIN, lead=(call.line("welcome"),), tail=closing)
+
+
+def local_number(call: Call) -> str | None:
+    """The caller's own region's number, when routing by their number chose a region whose
+    dialed numbers do not include the one they called (a Mainland mobile dialing the UK line)."""
+    region, dialed = call.region, e164(call.params.get("To"))
+    if call.route.matched_by != "caller" or not region.numbers or dialed is None or dialed in region.numbers:
+        return None
+    return region.numbers[0]
+
+
+@once("hint.text")
+def text_local_number(call: Call) -> VoiceResponse:
+    """`7` after the hint: text the local number to the calling phone, when it is registered."""
+    if local_number(call) is None:  # no hint was offered: 7 is just a wrong key
+        return retry(call, MAIN, "invalid_key")
+    call.text_caller("help_sms", "sms_hotline")
+    return anything_else(call, call.line("recovery_sent"))
 
 
 def main_menu(call: Call) -> VoiceResponse:
@@ -33,4 +64,4 @@ def anything_else(call: Call, *lines: str) -> VoiceResponse:
 
 
 MENUS = (MAIN,)
-STEPS = {"main": main_menu}
+STEPS = {"main": main_menu, "hint.text": text_local_number}

@@ -18,6 +18,7 @@ from ivr.flows.call import Call
 
 Step = Callable[[Call], VoiceResponse]
 
+MAIN = "main"  # the main menu's name and step: `8` from any other single-key menu
 MAX_MISSES = 3
 GATHER_TIMEOUT = 6  # seconds of silence after the prompt before it counts as no input
 ENTRY_TIMEOUT = 10  # typing a phone number or a code takes longer between keys
@@ -29,7 +30,7 @@ class Option:
 
     key: str
     target: str
-    prompt: str
+    prompt: str | None  # None: a key that works but is offered elsewhere (a hint, a shortcut)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Menu:
     on_misses: str = "escalate"  # the step after MAX_MISSES misses in a row
     timeout: int | None = None  # seconds of silence (default: GATHER_TIMEOUT, ENTRY_TIMEOUT)
     silence_retries: bool = True  # False: silence lets the TwiML go on (the queue's hold music)
+    silence_prompt: str = "no_input"  # what silence is told ("I didn't get the code")
+    retry_intro: tuple[str, ...] | None = None  # the intro when asking again after a miss
+    offer_main: bool = False  # say that `8` goes back to the main menu (where it helps)
+    status_notice: bool = False  # the main menu: whether agents are open, after its first line
+    on_empty: str | None = None  # an entry menu where `#` alone means "none" (skip, not a miss)
+    recap: Callable[[Call], tuple[str, ...]] | None = None  # said again on `*` (a result)
 
     def target(self, key: str) -> str | None:
         return next((option.target for option in self.options if option.key == key), None)
@@ -54,7 +61,8 @@ class Menu:
         return next((option for option in self.options if option.target == target), None)
 
     def prompt_keys(self) -> tuple[str, ...]:
-        return (*self.intro, *(option.prompt for option in self.options))
+        keys = (*self.intro, *(self.retry_intro or ()), self.silence_prompt)
+        return (*keys, *(option.prompt for option in self.options if option.prompt))
 
     def targets(self) -> dict[str, str]:
         """Every step this menu can lead to, by what leads there."""
@@ -62,19 +70,23 @@ class Menu:
         found["on_misses"] = self.on_misses
         if self.entry:
             found["entry"] = self.entry
+        if self.on_empty:
+            found["on_empty"] = self.on_empty
+        if self.name != MAIN and not self.entry:
+            found["key 8"] = MAIN
         if self.agent:
             found["agent_step"] = self.agent_step
         return found
 
 
-def option_lines(call: Call, menu: Menu) -> list[str]:
+def option_lines(call: Call, menu: Menu, again: bool = False) -> list[str]:
     """The menu's own words: its intro, then each option with its key in the language's order."""
     catalogue = call.catalogue()
-    lines = [call.line(key) for key in menu.intro]
-    lines += [
-        catalogue.text(option.prompt, key=prompts.spoken_key(catalogue, option.key))
-        for option in menu.options
-    ]
+    intro = menu.retry_intro if again and menu.retry_intro is not None else menu.intro
+    lines = [call.line(key) for key in intro]
+    for option in menu.options:
+        if option.prompt:  # a key offered elsewhere (a hint) is not read out with the menu
+            lines.append(catalogue.text(option.prompt, key=prompts.spoken_key(catalogue, option.key)))
     return lines
 
 
@@ -85,11 +97,13 @@ def present(
     miss: int = 0,
     notice: tuple[str, ...] = (),
     play: str | None = None,
+    tail: tuple[str, ...] = (),
 ) -> VoiceResponse:
     """Say `lead` then the menu inside a <Gather>, so a key press interrupts the prompt.
 
     `notice` is said after the menu's first line: the main menu offers theft lockdown before
-    anything else, so a victim can press 3 within seconds. `play`: audio after the words.
+    anything else, so a victim can press 3 within seconds. `tail`: said after the options
+    (a hint). `play`: audio after the words.
     """
     response = VoiceResponse()
     keys: dict[str, object] = (
@@ -103,10 +117,15 @@ def present(
         action_on_empty_result=menu.silence_retries,
         **keys,
     )
-    first, *rest = option_lines(call, menu)
+    if menu.status_notice and not notice:
+        notice = tuple(call.status_lines())
+    first, *rest = option_lines(call, menu, again=miss > 0)
     lines = [*lead, first, *notice, *rest]
     if menu.agent and (call.status.open or menu.agent_step != "agent"):
         lines.append(call.line("menu_agent", key="0"))
+    if menu.offer_main:
+        lines.append(call.line("menu_main", key="8"))
+    lines += tail
     call.say(gather, *lines)
     if menu.language_switch and len(call.region.languages) > 1:
         other = call.next_language()
@@ -121,12 +140,15 @@ def present(
 def choose(call: Call, menu: Menu) -> VoiceResponse:
     """Act on the key pressed in `menu` (Twilio posts an empty Digits on silence)."""
     digits, steps = call.digits, call.graph.steps
+    if digits == "" and menu.on_empty:
+        call.choice(menu.name, "none")
+        return steps[menu.on_empty](call)
     if digits == "":
         call.choice(menu.name, "silence")
-        return retry(call, menu, "no_input")
+        return retry(call, menu, menu.silence_prompt)
     if digits == "*":
         call.choice(menu.name, "repeat")
-        return present(call, menu)
+        return present(call, menu, lead=menu.recap(call) if menu.recap else ())
     if menu.entry and not (digits == "0" and menu.agent):
         call.choice(menu.name, "typed")  # never the digits themselves
         return steps[menu.entry](call)
@@ -137,17 +159,22 @@ def choose(call: Call, menu: Menu) -> VoiceResponse:
     if digits == "0" and menu.agent:
         call.choice(menu.name, "agent")
         return steps[menu.agent_step](call)
+    if digits == "8" and menu.name != MAIN and not menu.entry:
+        call.choice(menu.name, "main")
+        return steps[MAIN](call)
     if digits == "9" and menu.language_switch and len(call.region.languages) > 1:
         call.choice(menu.name, "language")
-        call.language = call.next_language()
+        call.switch_language(call.next_language())
         return present(call, menu)
     call.choice(menu.name, "invalid")
     return retry(call, menu, "invalid_key")
 
 
 def retry(call: Call, menu: Menu, reason: str) -> VoiceResponse:
-    """Say what went wrong and ask again; after MAX_MISSES in a row, move the caller on."""
+    """Say what went wrong and ask again; after MAX_MISSES in a row, move the caller on (the
+    step there can read `call.last_miss` to say the right thing)."""
     misses = call.miss + 1
     if misses >= MAX_MISSES:
+        call.last_miss = reason
         return call.graph.steps[menu.on_misses](call)
     return present(call, menu, lead=(call.line(reason),), miss=misses)

@@ -33,9 +33,11 @@ FIXED_PROMPTS = frozenset(
         "emergency_maintenance",
         "emergency_other",
         "when_today",
+        "when_this_morning",
         "when_tomorrow",
         "when_later",
         # every menu
+        "menu_main",
         "menu_agent",
         "menu_repeat",
         "switch_language",
@@ -64,6 +66,7 @@ FIXED_PROMPTS = frozenset(
         # transactions
         "code_intro",
         "code_wrong",
+        "code_not_received",
         "sms_code",
         "txn_not_found",
         "txn_pending",
@@ -80,15 +83,33 @@ FIXED_PROMPTS = frozenset(
         "agents_busy",
         "agents_no_answer",
         "agents_failed",
-        "support_email",
-        "email_at",
-        "email_dot",
         "callback_refused",
         "callback_booked",
         "callback_exists",
         "voicemail_prompt",
         "voicemail_thanks",
         "voicemail_empty",
+        "voicemail_no_number",
+        "roaming_hint",
+        "sms_help",
+        "sms_contacts",
+        "sms_hotline",
+        "hold_reminder",
+        # what an agent hears before the caller (in the agents' language)
+        "whisper_intro",
+        "whisper_topic_lockdown",
+        "whisper_topic_recovery",
+        "whisper_topic_transactions",
+        "whisper_topic_selfhelp",
+        "whisper_topic_none",
+        "whisper_reference",
+        "whisper_verified",
+        "whisper_unverified",
+        "whisper_language",
+        "language_zh-CN",
+        "language_zh-HK",
+        "language_en-US",
+        "language_en-GB",
         "queue_position",
         "queue_wait_short",
         "queue_wait_one",
@@ -131,12 +152,6 @@ def amount(language: str, value: str, currency: str) -> str:
     return f"{shown} {' '.join(currency)}"
 
 
-def email(catalogue: Catalogue, address: str) -> str:
-    """An address spelled for the ear: each letter apart, '@' and '.' as words."""
-    words = {"@": catalogue.text("email_at"), ".": catalogue.text("email_dot")}
-    return " ".join(words.get(ch, ch) for ch in address)
-
-
 def wait_time(catalogue: Catalogue, seconds: int) -> str:
     """The average wait, rounded up so it is never promised shorter than it is."""
     if seconds < 60:
@@ -153,11 +168,21 @@ def spoken_when(catalogue: Catalogue, moment: datetime, now: datetime) -> str:
     """'tomorrow at 9 AM' / '明天上午9点': `moment` in its own zone, relative to `now` there."""
     speaking = catalogue.speaking
     pattern = speaking.hour if moment.minute == 0 else speaking.minute
+    local_now = now.astimezone(moment.tzinfo)
+    today = local_now.date()
+    before_dawn = moment.date() == today and local_now.hour < 6 and moment.hour < 12
+    if before_dawn and speaking.morning_hour and moment.minute == 0:
+        pattern = speaking.morning_hour
     time_text = format_datetime(moment, pattern, locale=speaking.locale)
-    today = now.astimezone(moment.tzinfo).date()
+    for written, said in speaking.say_instead.items():
+        time_text = time_text.replace(written, said)
+    if before_dawn:  # "back today at 7 AM" at 02:00 sounds wrong: it is this morning
+        return catalogue.text("when_this_morning", time=time_text)
     if moment.date() == today:
         return catalogue.text("when_today", time=time_text)
     if moment.date() == today + timedelta(days=1):
         return catalogue.text("when_tomorrow", time=time_text)
     date_text = format_datetime(moment, speaking.date, locale=speaking.locale)
+    for written, said in speaking.say_instead.items():
+        date_text = date_text.replace(written, said)
     return catalogue.text("when_later", date=date_text, time=time_text)

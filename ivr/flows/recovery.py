@@ -65,12 +65,13 @@ def _send(call: Call, kind: str) -> VoiceResponse:
         return backend_down(call)
     if call.claim_text("recovery_sms", account, phone) and account is not None:
         if kind == "username":
-            call.text_account(account, call.line("sms_username", username=account.username))
+            call.text_account(account, "sms_username", {"username": account.username})
         else:
             link = call.services.codes.issue_reset_link(account.account, call.now)
             call.text_account(
-                account, call.line("sms_reset", link=link), secrets=(link,), lifetime=RESET_LINK_LIFETIME
+                account, "sms_reset", {"link": link}, secrets=(link,), lifetime=RESET_LINK_LIFETIME
             )
+    call.remember(topic="recovery")
     call.outcome("recovery")
     return anything_else(call, call.line("recovery_sent"))
 

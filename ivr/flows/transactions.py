@@ -23,15 +23,45 @@ from ivr.wallet import NotCancellable, Transaction, WalletError
 
 log = logging.getLogger("ivr.flows")
 
-CODE = Menu(name="txn.code", intro=("enter_code",), entry="txn.code-entered", on_misses="txn.code-again")
+CODE = Menu(
+    name="txn.code",
+    intro=("enter_code",),
+    retry_intro=("enter_code_again",),  # not "when it arrives": it has
+    entry="txn.code-entered",
+    on_misses="txn.code-again",
+    silence_prompt="code_not_heard",
+)
 CODE_AGAIN = Menu(name="txn.code-again", options=(Option("1", "txn.send-code", "opt_new_code"),))
 REFERENCE = Menu(name="txn.reference", intro=("enter_reference",), entry="txn.reference-entered")
+ANOTHER = Option("3", "txn.ask-reference", "opt_another_transaction")
+
+
+def _recap(call: Call) -> tuple[str, ...]:
+    """On `*` after a result: the result again (status, amount), then its options."""
+    try:
+        transaction = _own_transaction(call, call.state.get("txn_reference", ""))
+    except WalletError:
+        return ()
+    return (_describe(call, transaction),) if transaction else ()
+
+
 PENDING = Menu(
     name="txn.pending",
-    options=(Option("1", "txn.cancel", "opt_cancel"), Option("2", "txn.dispute", "opt_dispute")),
+    options=(Option("1", "txn.cancel", "opt_cancel"), Option("2", "txn.dispute", "opt_dispute"), ANOTHER),
+    offer_main=True,
+    recap=_recap,
 )
-SETTLED = Menu(name="txn.settled", options=(Option("2", "txn.dispute", "opt_dispute_settled"),))
-NOT_FOUND = Menu(name="txn.not-found", options=(Option("1", "txn.ask-reference", "opt_another_reference"),))
+SETTLED = Menu(
+    name="txn.settled",
+    options=(Option("2", "txn.dispute", "opt_dispute_settled"), ANOTHER),
+    offer_main=True,
+    recap=_recap,
+)
+NOT_FOUND = Menu(
+    name="txn.not-found",
+    options=(Option("1", "txn.ask-reference", "opt_another_reference"),),
+    offer_main=True,
+)
 
 
 def _number_entered(call: Call, phone: str) -> VoiceResponse:
@@ -58,10 +88,10 @@ def send_code(call: Call) -> VoiceResponse:
         account = call.wallet.find_by_phone(phone) if phone else None
     except WalletError:
         return backend_down(call)
-    call.remember(txn_account=account.account if account else None, verified=False)
+    call.remember(txn_account=account.account if account else None, verified=False, topic="transactions")
     if call.claim_text("code_sent", account, phone) and account is not None:
         code = call.services.codes.issue_code(account.account, call.sid, call.now)
-        call.text_account(account, call.line("sms_code", code=code), secrets=(code,), lifetime=CODE_LIFETIME)
+        call.text_account(account, "sms_code", {"code": code}, secrets=(code,), lifetime=CODE_LIFETIME)
     return present(call, CODE, lead=(call.line("code_intro"),))
 
 
@@ -75,7 +105,9 @@ def code_entered(call: Call) -> VoiceResponse:
 
 
 def code_again(call: Call) -> VoiceResponse:
-    return present(call, CODE_AGAIN, lead=(call.line("code_wrong"),))
+    """Three misses at the code: a new code. Silence was no wrong code: say so kindly."""
+    why = "code_not_received" if call.last_miss == "code_not_heard" else "code_wrong"
+    return present(call, CODE_AGAIN, lead=(call.line(why),))
 
 
 def ask_reference(call: Call) -> VoiceResponse:
@@ -142,13 +174,14 @@ def dispute(call: Call) -> VoiceResponse:
     except WalletError:
         return backend_down(call)
     case = call.open_case("dispute", account=transaction.account, transaction=transaction.reference)
+    call.remember(reference=case)
     call.outcome("dispute")
     try:
         call.wallet.open_dispute(transaction.reference, case)
     except WalletError:  # the case is kept; agents pass it on to the wallet team
         log.warning("dispute %s stored but the wallet was not told", case)
     if call.claim_text("dispute_sms", account, None) and account is not None:
-        call.text_account(account, call.line("sms_dispute", reference=case, transaction=reference))
+        call.text_account(account, "sms_dispute", {"reference": case, "transaction": reference})
     return anything_else(
         call,
         call.line("dispute_opened"),

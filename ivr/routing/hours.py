@@ -80,7 +80,24 @@ def day_hours(schedule: WeeklyHours, day: date) -> Day:
     follow = schedule.make_up_days_follow
     if follow is not None and day.weekday() >= 5 and calendar.is_working_day(day):
         return Day(day, schedule.days[follow], "make_up_workday")
+    if schedule.close_weekends_in_breaks and day.weekday() >= 5:
+        holiday = _break_around(calendar, day)
+        if holiday:
+            return Day(day, (), "holiday", holiday)
     return Day(day, weekly, "regular")
+
+
+def _break_around(calendar: holidays.HolidayBase, day: date) -> str | None:
+    """The holiday whose break `day` (a Saturday or Sunday) lies inside: the nearest weekdays
+    before and after it are both holidays (China's Spring Festival week, a Hong Kong Easter)."""
+    before, after = day - timedelta(days=1), day + timedelta(days=1)
+    while before.weekday() >= 5 and before not in calendar:
+        before -= timedelta(days=1)
+    while after.weekday() >= 5 and after not in calendar:
+        after += timedelta(days=1)
+    if before in calendar and after in calendar:
+        return f"weekend inside the holiday break ({calendar.get(before)} to {calendar.get(after)})"
+    return None
 
 
 def _wall(day: date, minutes: int, zone: ZoneInfo) -> datetime:

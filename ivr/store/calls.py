@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ class Journal:
         self._starts: dict[str, dict[str, Any]] = {}
         self._steps: defaultdict[str, list[str]] = defaultdict(list)
         self._outcomes: dict[str, str] = {}
+        self._languages: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._wake = threading.Event()
@@ -65,11 +67,17 @@ class Journal:
                 self._steps[sid].append(text)
             self._kick()
 
+    def language(self, sid: str, language: str) -> None:
+        if sid:
+            with self._lock:
+                self._languages[sid] = language
+            self._kick()
+
     def outcome(self, sid: str, outcome: str) -> None:
         if sid:
             with self._lock:
                 known = self._outcomes.get(sid)
-                if known is None or OUTCOME_RANK.index(outcome) > OUTCOME_RANK.index(known):
+                if known is None or _rank(outcome) > _rank(known):
                     self._outcomes[sid] = outcome
             self._kick()
 
@@ -108,39 +116,38 @@ class Journal:
         the store refuses (a value it cannot take) is logged and dropped, never retried forever,
         so one bad call cannot stop the records of every later one."""
         with self._lock:
-            starts, steps, outcomes = self._starts, self._steps, self._outcomes
-            self._starts, self._steps, self._outcomes = {}, defaultdict(list), {}
-        if not (starts or steps or outcomes):
+            batch = Batch(self._starts, self._steps, self._outcomes, self._languages)
+            self._starts, self._steps, self._outcomes, self._languages = {}, defaultdict(list), {}, {}
+        if batch.empty:
             return
         try:
-            self._write(starts, steps, outcomes)
+            self._write(batch)
             return
         except Exception:
             if not self.store.reachable():
-                self._put_back(starts, steps, outcomes)
+                self._put_back(batch)
                 raise
         # The store answers but refused the batch: write call by call to find the bad ones.
-        for sid in sorted({*starts, *steps, *outcomes}):
-            one = ({sid: starts[sid]} if sid in starts else {}, {sid: steps[sid]} if sid in steps else {})
+        for sid in batch.sids():
             try:
-                self._write(one[0], one[1], {sid: outcomes[sid]} if sid in outcomes else {})
+                self._write(batch.only(sid))
             except Exception as exc:
                 if not self.store.reachable():
-                    self._put_back(starts, steps, outcomes)
+                    self._put_back(batch)
                     raise
                 log.error("call record dropped: the store refused it (%s)", type(exc).__name__)
 
-    def _put_back(
-        self, starts: dict[str, dict[str, Any]], steps: dict[str, list[str]], outcomes: dict[str, str]
-    ) -> None:
+    def _put_back(self, batch: Batch) -> None:
         """Buffer again what could not be written, older first (a long outage drops the oldest)."""
+        starts = batch.starts
         with self._lock:
             if len(starts) + len(self._starts) > MAX_BUFFERED:
                 starts = dict(list(starts.items())[-MAX_BUFFERED // 2 :])
             self._starts = {**starts, **self._starts}
-            for sid, items in steps.items():
+            for sid, items in batch.steps.items():
                 self._steps[sid][:0] = items
-            self._outcomes = {**outcomes, **self._outcomes}
+            self._outcomes = {**batch.outcomes, **self._outcomes}
+            self._languages = {**batch.languages, **self._languages}
 
     @staticmethod
     def _insert_one_by_one(connection: Any, starts: dict[str, dict[str, Any]]) -> None:
@@ -155,32 +162,63 @@ class Journal:
             except IntegrityError:
                 pass
 
-    def _write(
-        self, starts: dict[str, dict[str, Any]], steps: dict[str, list[str]], outcomes: dict[str, str]
-    ) -> None:
+    def _write(self, batch: Batch) -> None:
         with self.store.begin() as connection:
-            if starts:
+            if batch.starts:
                 # A call another server recorded first (a retried webhook) is simply skipped.
                 dialect = connection.dialect.name
                 if dialect in UPSERTS:
                     new_calls = UPSERTS[dialect](calls).on_conflict_do_nothing(index_elements=["sid"])
-                    connection.execute(new_calls, [starts[sid] for sid in sorted(starts)])
+                    connection.execute(new_calls, [batch.starts[sid] for sid in sorted(batch.starts)])
                 else:
-                    self._insert_one_by_one(connection, starts)
+                    self._insert_one_by_one(connection, batch.starts)
             # Rows are updated in one order (by sid) on every server, so two batches never deadlock.
-            for sid, items in sorted(steps.items()):
-                connection.execute(
-                    update(calls)
-                    .where(calls.c.sid == sid)
-                    .values(journey=calls.c.journey + "".join(f"{i};" for i in items))
-                )
-            for sid, outcome in sorted(outcomes.items()):
-                weaker = list(OUTCOME_RANK[: OUTCOME_RANK.index(outcome)])
-                connection.execute(
-                    update(calls)
-                    .where(calls.c.sid == sid, or_(calls.c.outcome.is_(None), calls.c.outcome.in_(weaker)))
-                    .values(outcome=outcome)
-                )
+            for sid in batch.sids():
+                values: dict[str, Any] = {}
+                if sid in batch.steps:
+                    values["journey"] = calls.c.journey + "".join(f"{i};" for i in batch.steps[sid])
+                if sid in batch.languages:
+                    values["language"] = batch.languages[sid][:8]
+                if values:
+                    connection.execute(update(calls).where(calls.c.sid == sid).values(**values))
+                if sid in batch.outcomes:
+                    outcome = batch.outcomes[sid]
+                    weaker = list(OUTCOME_RANK[: _rank(outcome)])
+                    connection.execute(
+                        update(calls)
+                        .where(
+                            calls.c.sid == sid, or_(calls.c.outcome.is_(None), calls.c.outcome.in_(weaker))
+                        )
+                        .values(outcome=outcome)
+                    )
+
+
+def _rank(outcome: str) -> int:
+    """An outcome's strength; one the ranking does not know is the weakest (never an error)."""
+    return OUTCOME_RANK.index(outcome) if outcome in OUTCOME_RANK else 0
+
+
+@dataclass
+class Batch:
+    """What the journal writes in one go."""
+
+    starts: dict[str, dict[str, Any]]
+    steps: dict[str, list[str]]
+    outcomes: dict[str, str]
+    languages: dict[str, str]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.starts or self.steps or self.outcomes or self.languages)
+
+    def sids(self) -> list[str]:
+        return sorted({*self.starts, *self.steps, *self.outcomes, *self.languages})
+
+    def only(self, sid: str) -> Batch:
+        def pick(items: dict[str, Any]) -> dict[str, Any]:
+            return {sid: items[sid]} if sid in items else {}
+
+        return Batch(pick(self.starts), pick(self.steps), pick(self.outcomes), pick(self.languages))
 
 
 def end_call(

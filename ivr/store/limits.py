@@ -22,6 +22,7 @@ LIMITS = {
     "code_sent": (5, timedelta(hours=1)),  # one-time codes per account
     "lockdown_sms": (3, timedelta(hours=1)),  # lockdown texts per account (the lock always happens)
     "dispute_sms": (5, timedelta(hours=1)),  # dispute texts per account (the case is always stored)
+    "help_sms": (3, timedelta(hours=1)),  # help link, contact details, local number per account
 }
 
 

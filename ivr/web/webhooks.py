@@ -129,7 +129,7 @@ def observe(response: Response) -> Response:
 
 
 # What our own action URLs carry (signed by Twilio with the URL): see `Call.url`.
-QUERY_FLAGS = ("lang", "theft", "miss", "n")
+QUERY_FLAGS = ("lang", "theft", "miss", "n", "about", "cb")
 
 
 def current_call() -> Call:
@@ -163,7 +163,8 @@ def voice() -> Response:
     }
     # The greeting depends only on the region, language and hours: render it once a minute.
     status = call.status
-    key = ("answer", call.region.code, call.language, status.open, status.reason, status.next_open)
+    hint = flows.main.local_number(call)  # a caller who dialed another region's line hears theirs
+    key = ("answer", call.region.code, call.language, status.open, status.reason, status.next_open, hint)
     xml = core.memo(key, lambda: str(flows.answer(call)))
     return Response(xml, mimetype="text/xml")
 
