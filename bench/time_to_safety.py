@@ -31,31 +31,44 @@ CALLERS = {  # region: (caller, dialed, instant: a closed hour, the longest gree
     "gb": ("+447400123456", "+442038089999", "2026-11-23T22:00:00+00:00"),
     "us": ("+14155550123", "+18005550100", "2026-11-26T12:00:00-05:00"),
 }
+# 3,2: another wallet, by its registered number and PIN (li.hua's, from a friend's phone).
+REGISTERED_ELSEWHERE, PIN = "8613800138000", "2468"
 SENTENCE = re.compile(r"[^.。!?！？]+[.。!?！？]?")
 
 
 def speech_seconds(text: str) -> float:
+    """Seconds to say `text` (only speech: typing a number or PIN is the caller's own time)."""
     cjk = len(re.findall(r"[\u3400-\u9fff0-9]", text))
     if cjk:  # Chinese: each character and digit, plus each Latin word ("OK"), at 4 a second
         return (cjk + len(re.findall(r"[A-Za-z]+", text))) / 4.0
     return len(text.split()) / 150.0 * 60.0
 
 
-def heard_until(text: str, key: str) -> str:
-    """The words up to and including the sentence that offers `key`."""
+def heard_until(text: str, key: str | None) -> str:
+    """The words up to and including the sentence that offers `key` (None: the sentence that
+    asks for a number ending in hash; keys work while a prompt plays)."""
+    offer = rf"(press |请按|請按){key}(?!\d)" if key else r"(hash|井号|井字)"
     heard = []
     for sentence in SENTENCE.findall(text):
         heard.append(sentence)
-        if re.search(rf"(press|请按|請按)\s?{key}\b", sentence) or sentence.strip().endswith(f"press {key}."):
+        if re.search(offer, sentence):
             return "".join(heard)
-    raise AssertionError(f"no offer of {key} in {text!r}")
+    raise AssertionError(f"no offer of {key or 'a number'} in {text!r}")
 
 
 def says(xml: str) -> str:
     return " ".join(s.text or "" for s in ET.fromstring(xml).iter("Say"))
 
 
-def measure(region: str) -> tuple[float, str]:
+# A path: each entry is (keys sent, the key whose offer the caller waits for in the answer, or
+# None when the whole prompt is heard before typing: a number, a PIN).
+PATHS = {
+    "3,1": [("3", "3"), ("1", "1")],
+    "3,2": [("3", "3"), ("2", "2"), (REGISTERED_ELSEWHERE, None), (PIN, None)],
+}
+
+
+def measure(region: str, path: str) -> tuple[float, str]:
     from datetime import datetime
 
     caller, dialed, at = CALLERS[region]
@@ -78,28 +91,29 @@ def measure(region: str) -> tuple[float, str]:
                 as_text=True
             )
 
-        answer = post("/voice")
-        action = ET.fromstring(answer).find(".//Gather").get("action")  # type: ignore[union-attr]
-        menu = post(action, Digits="3")
-        action = ET.fromstring(menu).find(".//Gather").get("action")  # type: ignore[union-attr]
-        locked = post(action, Digits="1")
+        answer, heard = post("/voice"), ""
+        for keys, offer in PATHS[path]:
+            text = says(answer)
+            heard += heard_until(text, offer)
+            action = ET.fromstring(answer).find(".//Gather").get("action")  # type: ignore[union-attr]
+            answer = post(action, Digits=keys)
         app.extensions["ivr"].store.dispose()
-    confirmation = SENTENCE.findall(says(locked))[:2]  # "Done." + "...it is now locked"
-    heard = heard_until(says(answer), "3") + heard_until(says(menu), "1") + "".join(confirmation)
-    return speech_seconds(heard_until(says(answer), "3")) + speech_seconds(
-        heard_until(says(menu), "1")
-    ) + speech_seconds("".join(confirmation)), heard
+    heard += "".join(SENTENCE.findall(says(answer))[:1])  # "Done. ... is now locked ..."
+    return speech_seconds(heard), heard
 
 
 def main() -> int:
-    results = {region: measure(region) for region in CALLERS}
-    for region, (seconds, heard) in results.items():
-        print(f"  {region}: {seconds:5.1f} s  {heard.strip()[:110]}...")
-    worst = max(seconds for seconds, _ in results.values())
+    results = {(region, path): measure(region, path) for path in PATHS for region in CALLERS}
+    for (region, path), (seconds, heard) in results.items():
+        print(f"  {path} {region}: {seconds:5.1f} s  {heard.strip()[:100]}...")
+    for path in PATHS:
+        worst_here = max(seconds for (_, p), (seconds, _) in results.items() if p == path)
+        print(f"  worst for {path}: {worst_here:.1f} s")
+    worst = max(seconds for (_, p), (seconds, _) in results.items() if p == "3,1")
     verdict = "PASS" if worst < TARGET_SECONDS else "FAIL"
     print(
-        f"time_to_safety: worst {worst:.1f} s of speech to lock confirmation "
-        f"(target < {TARGET_SECONDS:.0f} s) {verdict}"
+        f"time_to_safety: worst {worst:.1f} s of speech to lock confirmation on 3,1 "
+        f"(target < {TARGET_SECONDS:.0f} s; 3,2 reported, typing not counted) {verdict}"
     )
     return 0 if verdict == "PASS" else 1
 

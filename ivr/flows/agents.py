@@ -32,7 +32,7 @@ OFFER = Menu(
         Option("1", "callback", "opt_callback"),
         Option("2", "voicemail", "opt_voicemail"),
         Option("3", LOCKDOWN, "opt_lockdown_waiting"),
-        Option("4", "contacts", "opt_contacts"),
+        Option("4", "contacts.text", "opt_contacts"),
     ),
     agent=False,
     on_misses="goodbye",

@@ -30,9 +30,8 @@ def answer(call: Call) -> VoiceResponse:
     """The first words of every call: welcome, the theft option, whether agents are open, the
     rest, and (once) a caller's own region's number when they dialed another region's."""
     hint = local_number(call)
-    closing = (
-        (call.line("roaming_hint", number=prompts.digits(call.language, hint), key=HINT_KEY),) if hint else ()
-    )
+    spoken = prompts.phone_number(call.language, hint) if hint else ""
+    closing = (call.line("roaming_hint", number=spoken, key=HINT_KEY),) if hint else ()
     return present(call, MAIN, lead=(call.line("welcome"),), tail=closing)
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from babel.dates import format_datetime
 
 from ivr.config import Catalogue
+from ivr.routing.regions import national_groups
 
 # Prompts the flows say by name (menu prompts and option prompts come from the menus' data).
 FIXED_PROMPTS = frozenset(
@@ -144,6 +145,12 @@ def digits(language: str, number: str) -> str:
     separator = ", " if language.startswith("en") else "，"
     groups = [" ".join(number[i : i + 4]) for i in range(0, len(number), 4)]
     return separator.join(groups)
+
+
+def phone_number(language: str, number: str) -> str:
+    """A number to dial, read in the groups it is written in at home: '4 0 0, 1 2 3, 4 5 6 7'."""
+    separator = ", " if language.startswith("en") else "，"
+    return separator.join(" ".join(group) for group in national_groups(number))
 
 
 def amount(language: str, value: str, currency: str) -> str:

@@ -130,6 +130,14 @@ CALLBACK_NUMBER_TYPES = frozenset(
 )
 
 
+def national_groups(number: str) -> list[str]:
+    """A number as a caller at home dials it, in the groups it is written in: "400 123 4567"."""
+    found = caller_id(number)
+    if found is None:
+        return [digits_only(number)]
+    return phonenumbers.format_number(found.number, phonenumbers.PhoneNumberFormat.NATIONAL).split()
+
+
 def callback_allowed(config: Config, number: str | None) -> bool:
     """True when `number` (E.164) is a fixed-line or mobile number in a country a region lists."""
     found = caller_id(number)

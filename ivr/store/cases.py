@@ -82,6 +82,7 @@ def case_json(row: Mapping[str, Any]) -> dict[str, Any]:
         data["callback_number"] = row["callback_number"]
         data["requested_at"] = row["requested_at"].isoformat() if row["requested_at"] else None
     if row["kind"] == "voicemail":
+        data["callback_number"] = row["callback_number"]  # a withheld caller's, when given
         data["recording_url"] = row["recording_url"]
         data["recording_seconds"] = row["recording_seconds"]
     return data
