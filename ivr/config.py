@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from itertools import pairwise
@@ -156,6 +156,8 @@ class Region(_Frozen):
     help_url: str = "https://help.okwallet.example/app"  # texted under `4`: the app won't open
     ring_timeout: int = Field(default=25, ge=5, le=60)
     queue_updates: bool = True  # queue mode: say the caller's position and the average wait
+    # This region's own wording of some prompts, by language (Singapore says 华语, not 普通话).
+    prompts: dict[str, dict[str, str]] = {}
     task_workflow: str | None = None  # queue mode through TaskRouter: the agent sees the context
 
     @property
@@ -300,6 +302,7 @@ class Config:
     schedules: Mapping[str, WeeklyHours]
     source: Path
     prompts: Mapping[str, Catalogue]
+    _regional: dict[tuple[str, str], Catalogue] = field(default_factory=dict, compare=False)
 
     @cached_property
     def region_by_country(self) -> Mapping[str, Region]:
@@ -312,6 +315,19 @@ class Config:
     @property
     def default(self) -> Region:
         return self.regions[self.default_region]
+
+    def catalogue(self, region: Region, language: str) -> Catalogue:
+        """What callers of `region` hear in `language`: the language's catalogue with the
+        region's own wording laid over it."""
+        wording = region.prompts.get(language)
+        if not wording:
+            return self.prompts[language]
+        key = (region.code, language)
+        found = self._regional.get(key)
+        if found is None:
+            base = self.prompts[language]
+            found = self._regional[key] = Catalogue(language, {**base.prompts, **wording}, base.speaking)
+        return found
 
     def schedule_for(self, region: Region) -> WeeklyHours:
         return self.schedules[region.hours]
@@ -588,6 +604,20 @@ def load_config(directory: str | Path, prompt_keys: Iterable[str] | None = None)
         frozenset(prompt_keys) if prompt_keys is not None else None,
         messages,
     )
+    for code, region in regions.items():  # a region's own wording: known prompts, same placeholders
+        for language, wording in region.prompts.items():
+            base = catalogues.get(language)
+            for name, text in wording.items():
+                at: Loc = ("regions", code, "prompts", language, name)
+                if language not in region.languages or base is None:
+                    r_err.add(at, f"the region does not speak {language!r}")
+                elif name not in base.prompts:
+                    r_err.add(at, "not a prompt the IVR uses")
+                elif placeholders(text) != placeholders(base.prompts[name]):
+                    r_err.add(
+                        at,
+                        f"placeholders differ from {language}'s {_names(placeholders(base.prompts[name]))}",
+                    )
     if messages:
         raise ConfigError(messages)
     return Config(

@@ -192,3 +192,27 @@ def test_ops_can_fix_a_wording_without_a_deploy(app: object, config_dir: Path) -
     runtime = app.extensions["ivr"]  # type: ignore[attr-defined]
     runtime.source._checked_at = 0.0
     assert "您好，欢迎致电OK钱包。" in Phone(app.test_client()).call().text  # type: ignore[attr-defined]
+
+
+def test_a_region_can_word_a_prompt_its_own_way(phone: object) -> None:
+    from tests.conftest import Phone
+
+    assert isinstance(phone, Phone)
+    singapore = Phone(phone.client, caller="+6591234567", dialed="+6531251234")
+    assert "华语服务，请按9。" in singapore.call().text  # Singapore's word for Chinese service
+    assert "普通话服务" not in singapore.last.text  # type: ignore[union-attr]
+
+
+def test_a_regional_wording_with_other_placeholders_is_refused(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivr.tools.cli import main as cli
+
+    regions = config_dir / "regions.yaml"
+    regions.write_text(
+        regions.read_text(encoding="utf-8").replace("请按{key}。", "请按{button}。"), encoding="utf-8"
+    )
+    monkeypatch.setenv("IVR_CONFIG_DIR", str(config_dir))
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert "regions.sg.prompts.zh-CN.switch_language: placeholders differ from zh-CN's {key}" in result.output

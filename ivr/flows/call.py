@@ -182,7 +182,7 @@ class Call:
     # --- what the caller hears --------------------------------------------------------------
 
     def catalogue(self, language: str | None = None) -> Catalogue:
-        return self.config.prompts[language or self.language]
+        return self.config.catalogue(self.region, language or self.language)
 
     def voice(self, language: str | None = None) -> Voice:
         return self.config.voices[language or self.language]

@@ -95,7 +95,6 @@ FIXED_PROMPTS = frozenset(
         "sms_help",
         "sms_contacts",
         "sms_hotline",
-        "hold_reminder",
         # what an agent hears before the caller (in the agents' language)
         "whisper_intro",
         "whisper_topic_lockdown",
