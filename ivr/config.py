@@ -138,6 +138,7 @@ class Voice(_Frozen):
 
     say_language: str
     voice: str
+    speech_language: str  # what Twilio's <Gather> recognises: cmn-Hans-CN, yue-Hant-HK, en-US
 
 
 class Region(_Frozen):
@@ -171,8 +172,16 @@ def _reset_url(value: str) -> str:
     return value
 
 
+class SpeechSettings(_Frozen):
+    """How speech is recognised and trusted."""
+
+    model: str = "default"  # Twilio's speechModel
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # below it, the caller is asked to confirm
+
+
 class RegionsFile(_Frozen):
     default_region: str
+    speech: SpeechSettings = SpeechSettings()
     fraud_desk: E164
     reset_url: Annotated[str, AfterValidator(_reset_url)] = (
         "https://wallet.okwallet.example/reset?token={token}"
@@ -253,6 +262,7 @@ class Speaking(_Frozen):
 class PromptFile(_Frozen):
     speaking: Speaking
     prompts: dict[str, str] = Field(min_length=1)
+    phrases: dict[str, list[Annotated[str, Field(min_length=1)]]] = {}
 
 
 @dataclass(frozen=True)
@@ -262,6 +272,7 @@ class Catalogue:
     language: str
     prompts: Mapping[str, str]
     speaking: Speaking
+    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # what callers may say
 
     def text(self, name: str, **values: str) -> str:
         """The prompt `name` with its placeholders filled."""
@@ -302,6 +313,7 @@ class Config:
     schedules: Mapping[str, WeeklyHours]
     source: Path
     prompts: Mapping[str, Catalogue]
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
     _regional: dict[tuple[str, str], Catalogue] = field(default_factory=dict, compare=False)
 
     @cached_property
@@ -326,7 +338,8 @@ class Config:
         found = self._regional.get(key)
         if found is None:
             base = self.prompts[language]
-            found = self._regional[key] = Catalogue(language, {**base.prompts, **wording}, base.speaking)
+            merged = {**base.prompts, **wording}
+            found = self._regional[key] = Catalogue(language, merged, base.speaking, base.phrases)
         return found
 
     def schedule_for(self, region: Region) -> WeeklyHours:
@@ -476,6 +489,7 @@ def _load_prompts(
     r_err: _Errors | None,
     keys: frozenset[str] | None,
     messages: list[str],
+    phrase_keys: frozenset[str] | None = None,
 ) -> dict[str, Catalogue]:
     """Every `prompts/<language>.yaml`, checked against the prompt names the flows use and
     against each other's placeholders. `used`: each language a region speaks, and where."""
@@ -500,6 +514,11 @@ def _load_prompts(
     if keys is None:  # no list from the flows: every language must have what the others have
         keys = frozenset(key for parsed, _ in read.values() for key in parsed.prompts)
     for language, (parsed, errors) in read.items():
+        if phrase_keys is not None:
+            for name in sorted(phrase_keys - set(parsed.phrases)):
+                errors.add(("phrases",), f"{name}: missing (what callers may say for it)")
+            for name in sorted(set(parsed.phrases) - phrase_keys):
+                errors.add(("phrases", name), "not a menu option or shared word (a typo, or left over)")
         for key in sorted(keys - set(parsed.prompts)):
             errors.add(("prompts",), f"{key}: missing (every language needs every prompt)")
         for key, text in parsed.prompts.items():
@@ -520,7 +539,12 @@ def _load_prompts(
                         f"placeholders {_names(mine)} differ from {reference}'s {_names(theirs)}",
                     )
     return {
-        language: Catalogue(language, dict(parsed.prompts), parsed.speaking)
+        language: Catalogue(
+            language,
+            dict(parsed.prompts),
+            parsed.speaking,
+            {name: tuple(said) for name, said in parsed.phrases.items()},
+        )
         for language, (parsed, _) in read.items()
     }
 
@@ -529,7 +553,9 @@ def _names(names: Iterable[str]) -> str:
     return "{" + ", ".join(sorted(names)) + "}" if names else "none"
 
 
-def load_config(directory: str | Path, prompt_keys: Iterable[str] | None = None) -> Config:
+def load_config(
+    directory: str | Path, prompt_keys: Iterable[str] | None = None, phrase_keys: Iterable[str] | None = None
+) -> Config:
     """Read `regions.yaml`, `hours.yaml` and `prompts/` from `directory`; raise ConfigError
     listing every problem. `prompt_keys`: the prompt names the flows use (`ivr.flows.PROMPT_KEYS`:
     each catalogue must have exactly these); None checks the catalogues only against each other."""
@@ -603,6 +629,7 @@ def load_config(directory: str | Path, prompt_keys: Iterable[str] | None = None)
         r_err,
         frozenset(prompt_keys) if prompt_keys is not None else None,
         messages,
+        frozenset(phrase_keys) if phrase_keys is not None else None,
     )
     for code, region in regions.items():  # a region's own wording: known prompts, same placeholders
         for language, wording in region.prompts.items():
@@ -629,4 +656,5 @@ def load_config(directory: str | Path, prompt_keys: Iterable[str] | None = None)
         schedules=schedules,
         source=directory,
         prompts=catalogues,
+        speech=regions_file.speech,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import phonenumbers
 
 from ivr.config import Config, ConfigError, Region, load_config
-from ivr.flows import GRAPH, PROMPT_KEYS
+from ivr.flows import GRAPH, PHRASE_KEYS, PROMPT_KEYS
 from ivr.flows.call import CARRIED, Call
 from ivr.keypad import count
 from ivr.routing.hours import Emergency, Status, status_at
@@ -83,7 +83,7 @@ class ConfigSource:
     def __init__(self, directory: Path, snapshot_dir: Path | None) -> None:
         self.directory = directory
         self.snapshot_dir = snapshot_dir
-        self.config: Config = load_config(directory, PROMPT_KEYS)
+        self.config: Config = load_config(directory, PROMPT_KEYS, PHRASE_KEYS)
         self._stamp = self._read_stamp()
         self._checked_at = time.monotonic()
         self._reload_requested = False
@@ -124,7 +124,7 @@ class ConfigSource:
                 return False
             self._reload_requested, self._stamp = False, stamp
             try:
-                config = load_config(self.directory, PROMPT_KEYS)
+                config = load_config(self.directory, PROMPT_KEYS, PHRASE_KEYS)
             except ConfigError as exc:
                 log.error(
                     "config edit refused, the last good config keeps serving:\n%s", "\n".join(exc.errors)
@@ -217,6 +217,11 @@ class Events:
     def language(self, sid: str, language: str) -> None:
         """The caller switched language: the call's record keeps the one they chose."""
         self.journal.language(sid, language)
+
+    def speech(self, menu: str, language: str, result: str) -> None:
+        """What speech did in a menu: matched, confirm, confirmed, declined, not_understood."""
+        if self.metrics is not None:
+            self.metrics.child(self.metrics.speech, menu=menu, language=language, result=result).inc()
 
     def error(self, kind: str) -> None:
         if self.metrics is not None:

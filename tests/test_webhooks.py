@@ -24,7 +24,8 @@ def test_beijing_weekday_noon_hears_mandarin_and_0_dials_the_cn_hotline(phone: P
     assert answer.first("Say").get("voice") == "Polly.Zhiyu-Neural"
     assert "您好，这里是OK钱包" in answer.text and "人工客服现在可以为您服务" in answer.text
     gather = answer.first("Gather")
-    assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf"
+    assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf speech"  # keys and speech
+    assert gather.get("language") == "cmn-Hans-CN" and "被盗" in gather.get("hints", "")
     assert gather.get("actionOnEmptyResult") == "true"
     assert gather.get("action", "").startswith("/voice/menu/main?lang=zh-CN")
     # The lockdown option comes first, so a theft victim hears it soonest.

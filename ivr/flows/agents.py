@@ -51,6 +51,7 @@ QUEUE = Menu(
     timeout=1,
     silence_retries=False,
     on_misses="queue.stay",
+    speech=None,  # hold music plays inside the <Gather>: keys only
 )
 
 DIAL_OUTCOMES = {

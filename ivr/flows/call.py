@@ -3,6 +3,7 @@ the few services a step may use (wallet, cases, texts, limits, codes, the call's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 # Query parameters a flow carries from step to step (the signature covers them, so callers
 # cannot forge them). Everything else about the call is recomputed from Twilio's fields.
 CARRIED = ("lang", "theft")
+CONFIDENCE = re.compile(r"0(\.[0-9]{1,8})?|1(\.0{1,8})?")
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Call:
     params: Mapping[str, str]
     carried: dict[str, str] = field(default_factory=dict)
     last_miss: str | None = None  # why the menu just gave up on the caller (a menu's on_misses)
+    typed: str | None = None  # digits the caller said rather than typed (a spoken number)
     _state: dict[str, Any] | None = None
 
     # --- services ---------------------------------------------------------------------------
@@ -149,7 +152,20 @@ class Call:
 
     @property
     def digits(self) -> str:
+        if self.typed is not None:
+            return self.typed
         return self.params.get("Digits", "").strip()
+
+    @property
+    def speech(self) -> str:
+        """What the caller said (Twilio's SpeechResult): matched, then forgotten, never kept."""
+        return self.params.get("SpeechResult", "").strip()
+
+    @property
+    def confidence(self) -> float:
+        """Twilio's confidence in `speech`, 0 to 1 (0 when missing or malformed)."""
+        raw = self.params.get("Confidence", "")
+        return float(raw) if CONFIDENCE.fullmatch(raw) else 0.0
 
     @property
     def miss(self) -> int:

@@ -110,6 +110,16 @@ class Graph:
         """Every prompt a menu says: each language's catalogue must have them all."""
         return frozenset(key for menu in self.menus.values() for key in menu.prompt_keys())
 
+    def phrase_keys(self) -> frozenset[str]:
+        """Every option a caller may say: each language lists phrases for them all."""
+        return frozenset(
+            option.target
+            for menu in self.menus.values()
+            if menu.speech == "options"
+            for option in menu.options
+            if option.prompt
+        )
+
     def raise_for_problems(self) -> None:
         if self.problems:
             raise GraphError(list(self.problems))

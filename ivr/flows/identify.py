@@ -55,7 +55,7 @@ def number_entry(
 ) -> NumberEntry:
     """The number-entry menu `name` (its entry step is `<name>-entered`)."""
     return NumberEntry(
-        Menu(name=name, intro=(prompt,), entry=f"{name}-entered", **menu),  # type: ignore[arg-type]
+        Menu(name=name, intro=(prompt,), entry=f"{name}-entered", speech="digits", **menu),  # type: ignore[arg-type]
         then,
         rule,
         refused,

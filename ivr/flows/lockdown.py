@@ -23,7 +23,10 @@ FRAUD_DESK = "lockdown.fraud-desk"
 
 LOCKDOWN = Menu(
     name="lockdown",
-    options=(Option("1", "lockdown.self", "opt_lock_self"), Option("2", "lockdown.other", "opt_lock_other")),
+    options=(
+        Option("1", "lockdown.self", "opt_lock_self", irreversible=True),
+        Option("2", "lockdown.other", "opt_lock_other"),
+    ),
     on_misses=FRAUD_DESK,
     agent_step=FRAUD_DESK,
 )
@@ -33,6 +36,7 @@ PIN = Menu(
     entry="lockdown.pin-entered",
     on_misses="lockdown.unverified",
     agent_step=FRAUD_DESK,
+    speech=None,  # a PIN is never said aloud
 )
 
 

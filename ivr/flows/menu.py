@@ -8,17 +8,18 @@ target, prompt and outcome exists before a server takes a call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.flows import prompts
+from ivr.flows import prompts, speech
 from ivr.flows.call import Call
 
 Step = Callable[[Call], VoiceResponse]
 
 MAIN = "main"  # the main menu's name and step: `8` from any other single-key menu
+MAX_HINTS = 2000  # characters of <Gather hints>
 MAX_MISSES = 3
 GATHER_TIMEOUT = 6  # seconds of silence after the prompt before it counts as no input
 ENTRY_TIMEOUT = 10  # typing a phone number or a code takes longer between keys
@@ -31,6 +32,7 @@ class Option:
     key: str
     target: str
     prompt: str | None  # None: a key that works but is offered elsewhere (a hint, a shortcut)
+    irreversible: bool = False  # chosen by speech, it is confirmed first ("yes" or its key)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Menu:
     status_notice: bool = False  # the main menu: whether agents are open, after its first line
     on_empty: str | None = None  # an entry menu where `#` alone means "none" (skip, not a miss)
     recap: Callable[[Call], tuple[str, ...]] | None = None  # said again on `*` (a result)
+    # What the caller may say: "options" (an option, or a shared word), "digits" (a phone
+    # number or a reference, spoken digit by digit), None (keypad only: PINs, codes, a queue).
+    speech: str | None = "options"
 
     def target(self, key: str) -> str | None:
         return next((option.target for option in self.options if option.key == key), None)
@@ -112,10 +117,10 @@ def present(
         else {"num_digits": 1, "timeout": menu.timeout or GATHER_TIMEOUT}
     )
     gather = response.gather(
-        input="dtmf",
         action=call.url(f"/voice/menu/{menu.name}", miss=miss or None),
         action_on_empty_result=menu.silence_retries,
         **keys,
+        **listening(call, menu),
     )
     if menu.status_notice and not notice:
         notice = tuple(call.status_lines())
@@ -137,9 +142,121 @@ def present(
     return response
 
 
+def listening(call: Call, menu: Menu, words: Iterable[str] | None = None) -> dict[str, object]:
+    """The <Gather> attributes for keys, or keys and speech in the call's language with the
+    menu's phrases as hints (Twilio biases its recognition towards them)."""
+    if menu.speech is None:
+        return {"input": "dtmf"}
+    catalogue = call.catalogue()
+    if words is None:
+        names = spoken_options(call, menu).values() if menu.speech == "options" else ("press",)
+        words = [phrase for name in names for phrase in catalogue.phrases.get(name, ())]
+        if menu.speech == "digits":
+            words = [*words, *(w for n in range(10) for w in catalogue.phrases.get(f"digit_{n}", ()))]
+    return {
+        "input": "dtmf speech",
+        "language": call.voice().speech_language,
+        "hints": ", ".join(dict.fromkeys(words))[:MAX_HINTS],
+        "speech_timeout": "auto",
+        "speech_model": call.config.speech.model,
+    }
+
+
+def spoken_options(call: Call, menu: Menu) -> dict[str, str]:
+    """Key -> the phrase name that says it: the options, and the keys every menu shares."""
+    names = {option.key: option.target for option in menu.options}
+    if menu.agent and (call.status.open or menu.agent_step != "agent"):
+        names.setdefault("0", "agent")
+    names.setdefault("*", "repeat")
+    if menu.name != MAIN and not menu.entry:
+        names.setdefault("8", "main")
+    return names
+
+
 def choose(call: Call, menu: Menu) -> VoiceResponse:
-    """Act on the key pressed in `menu` (Twilio posts an empty Digits on silence)."""
-    digits, steps = call.digits, call.graph.steps
+    """Act on the key pressed, or the words said, in `menu` (Twilio posts an empty Digits on
+    silence, and SpeechResult when the caller spoke; what was said is never logged or kept)."""
+    if call.params.get("confirm"):
+        return confirmed(call, menu, call.params["confirm"])
+    if call.digits == "" and call.speech and menu.speech == "options":
+        return _heard_option(call, menu)
+    if call.digits == "" and call.speech and menu.speech == "digits":
+        number = speech.spoken_number(call.speech, call.catalogue())
+        if number is None:
+            call.services.events.speech(menu.name, call.language, "not_understood")
+            return retry(call, menu, "speech_not_understood", example=_example(call, menu))
+        call.services.events.speech(menu.name, call.language, "matched")
+        call.typed = number
+    return _act(call, menu, call.digits)
+
+
+def _heard_option(call: Call, menu: Menu) -> VoiceResponse:
+    """Words said in a single-key menu: an option, confirmed when unsure or irreversible."""
+    others = {
+        language: call.catalogue(language) for language in call.region.languages if language != call.language
+    }
+    heard = speech.match(call.speech, call.catalogue(), spoken_options(call, menu), others)
+    if heard.key is None:
+        call.services.events.speech(menu.name, call.language, "not_understood")
+        call.choice(menu.name, "not-understood")
+        return retry(call, menu, "speech_not_understood", example=_example(call, menu))
+    if heard.key == "9" and heard.language and menu.language_switch:
+        call.services.events.speech(menu.name, call.language, "matched")
+        call.choice(menu.name, "language")
+        call.switch_language(heard.language)
+        return present(call, menu)
+    option = next((o for o in menu.options if o.key == heard.key), None)
+    unsure = heard.tie or call.confidence < call.config.speech.confidence
+    if unsure or (option is not None and option.irreversible):
+        call.services.events.speech(menu.name, call.language, "confirm")
+        return ask_to_confirm(call, menu, heard.key)
+    call.services.events.speech(menu.name, call.language, "matched")
+    return _act(call, menu, heard.key)
+
+
+def ask_to_confirm(call: Call, menu: Menu, key: str) -> VoiceResponse:
+    """'Did you want to lock your wallet? Say yes or press 1.' The answer comes back to the
+    menu with `confirm` (signed in the URL), so nothing acts on speech alone."""
+    name = spoken_options(call, menu).get(key, "repeat")
+    label = next(iter(call.catalogue().phrases.get(name, ())), key)
+    response = VoiceResponse()
+    catalogue = call.catalogue()
+    words = [*catalogue.phrases.get("yes", ()), *catalogue.phrases.get("no", ())]
+    gather = response.gather(
+        action=call.url(f"/voice/menu/{menu.name}", confirm=key),
+        action_on_empty_result=True,
+        num_digits=1,
+        timeout=GATHER_TIMEOUT,
+        **listening(call, menu, words),
+    )
+    call.say(gather, call.line("speech_confirm", option=label))
+    return response
+
+
+def confirmed(call: Call, menu: Menu, key: str) -> VoiceResponse:
+    """The answer to 'did you want ...?': yes (or 1) acts, anything else hears the menu again."""
+    answer = {"1": "yes", "2": "no"}.get(call.digits)
+    if answer is None and call.speech:
+        answer = speech.yes_or_no(call.speech, call.catalogue())
+    if answer == "yes":
+        call.services.events.speech(menu.name, call.language, "confirmed")
+        return _act(call, menu, key)
+    call.services.events.speech(menu.name, call.language, "declined")
+    return present(call, menu)
+
+
+def _example(call: Call, menu: Menu) -> str:
+    """Something the caller could say here: the first option's first phrase."""
+    for name in spoken_options(call, menu).values():
+        found = call.catalogue().phrases.get(name)
+        if found:
+            return found[0]
+    return ""
+
+
+def _act(call: Call, menu: Menu, digits: str) -> VoiceResponse:
+    """Act on a key, pressed or said."""
+    steps = call.graph.steps
     if digits == "" and menu.on_empty:
         call.choice(menu.name, "none")
         return steps[menu.on_empty](call)
@@ -170,11 +287,11 @@ def choose(call: Call, menu: Menu) -> VoiceResponse:
     return retry(call, menu, "invalid_key")
 
 
-def retry(call: Call, menu: Menu, reason: str) -> VoiceResponse:
+def retry(call: Call, menu: Menu, reason: str, **values: str) -> VoiceResponse:
     """Say what went wrong and ask again; after MAX_MISSES in a row, move the caller on (the
     step there can read `call.last_miss` to say the right thing)."""
     misses = call.miss + 1
     if misses >= MAX_MISSES:
         call.last_miss = reason
         return call.graph.steps[menu.on_misses](call)
-    return present(call, menu, lead=(call.line(reason),), miss=misses)
+    return present(call, menu, lead=(call.line(reason, **values),), miss=misses)

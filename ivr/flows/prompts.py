@@ -91,6 +91,8 @@ FIXED_PROMPTS = frozenset(
         "voicemail_thanks",
         "voicemail_empty",
         "voicemail_no_number",
+        "speech_not_understood",
+        "speech_confirm",
         "roaming_hint",
         "sms_help",
         "sms_contacts",

@@ -30,9 +30,12 @@ CODE = Menu(
     entry="txn.code-entered",
     on_misses="txn.code-again",
     silence_prompt="code_not_heard",
+    speech=None,  # a one-time code is never said aloud
 )
 CODE_AGAIN = Menu(name="txn.code-again", options=(Option("1", "txn.send-code", "opt_new_code"),))
-REFERENCE = Menu(name="txn.reference", intro=("enter_reference",), entry="txn.reference-entered")
+REFERENCE = Menu(
+    name="txn.reference", intro=("enter_reference",), entry="txn.reference-entered", speech="digits"
+)
 ANOTHER = Option("3", "txn.ask-reference", "opt_another_transaction")
 
 
@@ -47,13 +50,17 @@ def _recap(call: Call) -> tuple[str, ...]:
 
 PENDING = Menu(
     name="txn.pending",
-    options=(Option("1", "txn.cancel", "opt_cancel"), Option("2", "txn.dispute", "opt_dispute"), ANOTHER),
+    options=(
+        Option("1", "txn.cancel", "opt_cancel", irreversible=True),
+        Option("2", "txn.dispute", "opt_dispute", irreversible=True),
+        ANOTHER,
+    ),
     offer_main=True,
     recap=_recap,
 )
 SETTLED = Menu(
     name="txn.settled",
-    options=(Option("2", "txn.dispute", "opt_dispute_settled"), ANOTHER),
+    options=(Option("2", "txn.dispute", "opt_dispute_settled", irreversible=True), ANOTHER),
     offer_main=True,
     recap=_recap,
 )

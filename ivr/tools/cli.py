@@ -35,10 +35,10 @@ def parse_instant(value: str | None) -> datetime | None:
 
 
 def load_or_exit() -> Config:
-    from ivr.flows import PROMPT_KEYS
+    from ivr.flows import PHRASE_KEYS, PROMPT_KEYS
 
     try:
-        return load_config(config_dir(), PROMPT_KEYS)
+        return load_config(config_dir(), PROMPT_KEYS, PHRASE_KEYS)
     except ConfigError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
@@ -121,13 +121,18 @@ def main() -> None:
 @main.command()
 def check() -> None:
     """Validate the config (regions.yaml, hours.yaml, prompts/) and the call flows' graph."""
-    from ivr.flows import GRAPH
+    from ivr.flows import GRAPH, check_phrases
 
     if GRAPH.problems:
         for problem in GRAPH.problems:
             click.echo(f"ivr/flows: {problem}", err=True)
         sys.exit(1)
     config = load_or_exit()
+    shared = check_phrases(config)
+    if shared:
+        for problem in shared:
+            click.echo(problem, err=True)
+        sys.exit(1)
     click.echo("OK")
     click.echo(config.summary())
     click.echo(
@@ -274,7 +279,12 @@ def wallet_txn(reference: str, as_json: bool) -> None:
 @click.option("--from", "caller", required=True, help="The caller's number (or anonymous).")
 @click.option("--to", "dialed", default=None, help="The number dialed (default: the caller's region's).")
 @click.option("--at", "at", help="Run the whole call at this ISO-8601 instant (in-process only).")
-@click.option("--keys", help="Keys for each menu in turn, comma-separated ('' is silence); else stdin.")
+@click.option(
+    "--keys",
+    help="Keys for each menu in turn, comma-separated ('' is silence); an entry may be say:TEXT or "
+    "say@0.42:TEXT (speech, with a confidence) or @code (the last one-time code texted). Else stdin, "
+    'one line per menu; a line in "quotes" is speech.',
+)
 @click.option(
     "--dial-status",
     type=click.Choice(["completed", "busy", "no-answer", "failed", "canceled"]),
@@ -383,7 +393,12 @@ def _stdin_keypad(quiet: bool) -> Any:
         if not quiet and sys.stdin.isatty():
             click.echo("keys> ", nl=False, err=True)
         line = sys.stdin.readline()
-        return None if line == "" else line.strip()
+        if line == "":
+            return None
+        line = line.strip()
+        if line.startswith('"'):  # a line in quotes is speech: "stolen wallet"
+            return "say:" + line.strip('"')
+        return line
 
     return press
 

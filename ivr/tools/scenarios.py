@@ -92,7 +92,7 @@ def simulate(
     from ivr import DEV_TOKEN, create_app
     from ivr.runtime import system_clock
     from ivr.store.cases import list_cases
-    from ivr.tools.simulator import signed_transport
+    from ivr.tools.simulator import Probe, signed_transport
 
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:
         app = create_app(
@@ -115,6 +115,13 @@ def simulate(
             response = client.post(path, data=form, headers=headers, base_url="http://localhost")
             return response.status_code, response.get_data(as_text=True)
 
+        runtime = app.extensions["ivr"]
+
+        def last_choice() -> str | None:
+            record = runtime.call_record(simulator.call_sid) or {}
+            choices = [item for item in (record.get("journey") or "").split(";") if item]
+            return choices[-1] if choices else None
+
         simulator = Simulator(
             signed_transport("http://localhost", DEV_TOKEN, send),
             caller,
@@ -123,8 +130,8 @@ def simulate(
             dial_status,
             queue_result,
             on_step=on_step,
+            probe=Probe(runtime.sms.outbox, last_choice),
         )
-        runtime = app.extensions["ivr"]
         try:
             transcript = simulator.run()
             record = runtime.call_record(simulator.call_sid) or {}

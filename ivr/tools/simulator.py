@@ -6,6 +6,7 @@ over HTTP. It never needs a phone, a Twilio account or the internet.
 
 from __future__ import annotations
 
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -39,6 +40,21 @@ KNOWN_VERBS = {
 }
 
 
+# A key entry that is speech: `say:TEXT`, or `say@0.42:TEXT` with Twilio's confidence.
+SPEECH_ENTRY = re.compile(r"say(?:@(?P<confidence>0(?:\.\d+)?|1(?:\.0+)?))?:(?P<text>.*)", re.S)
+DEFAULT_CONFIDENCE = "0.92"
+KEYPAD = set("0123456789*#")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What an in-process simulation can see besides the TwiML: the texts sent so far (a
+    scratch store, so bodies are shown) and the call's last menu choice (what speech matched)."""
+
+    texts: Callable[[], list[dict[str, Any]]]
+    last_choice: Callable[[], str | None]
+
+
 class SimulationError(Exception):
     """The call could not be simulated: a loop, an unknown verb, invalid TwiML, an HTTP error."""
 
@@ -51,12 +67,19 @@ class Transcript:
     dialed: list[str] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
     ended: str = ""
+    texts: list[dict[str, str]] = field(default_factory=list)
 
     def heard(self) -> str:
         return " ".join(s["text"] for s in self.steps if s["verb"] == "Say")
 
     def as_json(self) -> dict[str, Any]:
-        return {"steps": self.steps, "dialed": self.dialed, "queues": self.queues, "ended": self.ended}
+        return {
+            "steps": self.steps,
+            "dialed": self.dialed,
+            "queues": self.queues,
+            "ended": self.ended,
+            "texts": self.texts,
+        }
 
 
 def keys_from_list(keys: list[str]) -> Keypad:
@@ -83,9 +106,11 @@ class Simulator:
     # CallSid would replay the earlier call's answers instead of acting again.
     call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
     on_step: Callable[[dict[str, Any]], None] | None = None
+    probe: Probe | None = None
     transcript: Transcript = field(default_factory=Transcript)
     _requests: int = 0
     _silent: int = 0
+    _texts_seen: int = 0
 
     def run(self) -> Transcript:
         """Place the call, follow it to its end, then send the status callback."""
@@ -124,7 +149,26 @@ class Simulator:
             raise SimulationError(f"POST {url} answered invalid TwiML: {exc}") from None
         if root.tag != "Response":
             raise SimulationError(f"POST {url} answered <{root.tag}>, not <Response>")
+        self._new_texts()
         return root
+
+    def _new_texts(self) -> None:
+        """Every text sent since the last webhook, as a step (scratch store: body included)."""
+        if self.probe is None:
+            return
+        texts = self.probe.texts()
+        for text in texts[self._texts_seen :]:
+            self._record({"verb": "Text", "to": text["to"], "body": text["body"]})
+            self.transcript.texts.append({"to": text["to"], "body": text["body"]})
+        self._texts_seen = len(texts)
+
+    def _last_code(self) -> str:
+        """`@code`: the last one-time code texted in this call."""
+        for text in reversed(self.transcript.texts):
+            found = re.search(r"(?<!\d)(\d{6})(?!\d)", text["body"])
+            if found:
+                return found.group(1)
+        raise SimulationError("@code: no one-time code has been texted in this call")
 
     def _record(self, step: dict[str, Any]) -> None:
         step.setdefault("text", _describe(step))
@@ -204,6 +248,17 @@ class Simulator:
             self.transcript.ended = "caller-hangup"
             return "stop"
         keys = keys.strip()
+        spoken = SPEECH_ENTRY.fullmatch(keys)
+        if spoken:
+            return self._speak(verb, spoken.group("text").strip(), spoken.group("confidence"))
+        if keys == "@code":
+            if self.probe is None:
+                raise SimulationError("@code works in-process only (the texts are in the scratch store)")
+            keys = self._last_code()
+        if not set(keys) <= KEYPAD:
+            raise SimulationError(
+                f"{keys!r} is not something a keypad can send (0-9, * and #; say:TEXT for speech)"
+            )
         finish = verb.get("finishOnKey", "#")
         if finish and keys.endswith(finish):
             keys = keys[: -len(finish)]
@@ -221,6 +276,29 @@ class Simulator:
         if self._silent > MAX_SILENT_REQUESTS:
             raise SimulationError(f"{MAX_SILENT_REQUESTS} silent prompts in a row: a loop")
         return self._post(action, {"Digits": keys})
+
+    def _speak(self, verb: ET.Element, text: str, confidence: str | None) -> ET.Element | str | None:
+        """The caller speaks at a <Gather>: Twilio posts SpeechResult when it listens for speech,
+        and nothing of it when the menu takes keys only (a PIN, a code)."""
+        action = verb.get("action")
+        if not action:
+            raise SimulationError("<Gather> without an action")
+        step: dict[str, Any] = {
+            "verb": "Gather",
+            "said": text,
+            "confidence": confidence or DEFAULT_CONFIDENCE,
+        }
+        if "speech" not in (verb.get("input") or "dtmf"):
+            step["heard"] = False  # keypad only here: what was said is not heard
+            self._record(step)
+            if verb.get("actionOnEmptyResult") != "true":
+                return None
+            return self._post(action, {"Digits": ""})
+        self._record(step)
+        answer = self._post(action, {"SpeechResult": text, "Confidence": step["confidence"]})
+        if self.probe is not None:
+            step["matched"] = self.probe.last_choice()
+        return answer
 
     def _dial(self, verb: ET.Element) -> ET.Element | str | None:
         numbers = [(n.text or "").strip() for n in verb if n.tag == "Number"]
@@ -316,8 +394,13 @@ def signed_transport(
 def _describe(step: dict[str, Any]) -> str:
     """A line for people reading a transcript: what happened at a verb other than <Say>."""
     verb = step["verb"]
+    if verb == "Gather" and "said" in step:
+        heard = "" if step.get("heard", True) else " (not heard: keys only here)"
+        return f'said "{step["said"]}" (confidence {step["confidence"]}){heard}'
     if verb == "Gather":
         return f"pressed {step['keys']}" if step["keys"] else "(silence)"
+    if verb == "Text":
+        return f"text to {step['to']}: {step['body']}"
     if verb == "Dial":
         return f"dial {', '.join(step['numbers'])}: {step['status']}"
     if verb == "Enqueue":

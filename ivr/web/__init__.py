@@ -35,7 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from sqlalchemy.exc import ArgumentError
 
     from ivr.config import ConfigError
-    from ivr.flows import GRAPH, GraphError
+    from ivr.flows import GRAPH, GraphError, check_phrases
     from ivr.runtime import build_runtime
     from ivr.web import webhooks
     from ivr.web.metrics import Metrics
@@ -76,6 +76,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
         runtime = build_runtime(settings, snapshot=False, config_dir=snapshot, **fakes)
     except ArgumentError as exc:
         raise StartupError(f"DATABASE_URL is not a database URL: {exc}") from exc
+    shared = check_phrases(runtime.config)
+    if shared:
+        raise StartupError("speech could not tell some options apart, not starting:\n" + "\n".join(shared))
     runtime.warm_up()
 
     app = Flask(__name__, instance_relative_config=True)
@@ -109,7 +112,7 @@ def preflight(settings: Settings | Mapping[str, str] | None = None) -> list[str]
     incomplete flow graph and every config error (`file:line: key: problem`). Empty when it
     can start."""
     from ivr.config import ConfigError, load_config
-    from ivr.flows import GRAPH, PROMPT_KEYS
+    from ivr.flows import GRAPH, PHRASE_KEYS, PROMPT_KEYS, check_phrases
 
     if not isinstance(settings, Settings):
         settings = Settings.from_env(settings)  # an environment (default: this process's)
@@ -117,7 +120,7 @@ def preflight(settings: Settings | Mapping[str, str] | None = None) -> list[str]
     if not settings.twilio_auth_token:
         problems.append("TWILIO_AUTH_TOKEN is not set: refusing to serve unsigned webhooks")
     try:
-        load_config(Path(settings.config_dir), PROMPT_KEYS)
+        problems.extend(check_phrases(load_config(Path(settings.config_dir), PROMPT_KEYS, PHRASE_KEYS)))
     except ConfigError as exc:
         problems.extend(exc.errors)
     if settings.database_url:

@@ -39,6 +39,11 @@ class Metrics:
             "agent, callback, voicemail, abandoned.",
             ["region", "outcome"],
         )
+        self.speech = counter(
+            "ivr_speech",
+            "Speech in menus, by menu, language and result (never what was said).",
+            ["menu", "language", "result"],
+        )
         self.errors = counter("ivr_errors", "Failures by kind (webhook, wallet, store, sms).", ["kind"])
         self.webhook_seconds = Histogram(
             "ivr_webhook_seconds",

@@ -129,7 +129,7 @@ def observe(response: Response) -> Response:
 
 
 # What our own action URLs carry (signed by Twilio with the URL): see `Call.url`.
-QUERY_FLAGS = ("lang", "theft", "miss", "n", "about", "cb")
+QUERY_FLAGS = ("lang", "theft", "miss", "n", "about", "cb", "confirm")
 
 
 def current_call() -> Call:
