@@ -65,6 +65,15 @@ def says(xml: str) -> str:
 PATHS = {
     "3,1": [("3", "3"), ("1", "1")],
     "3,2": [("3", "3"), ("2", "2"), (REGISTERED_ELSEWHERE, None), (PIN, None)],
+    # Spoken: one utterance during the greeting (after its theft offer), one in the lockdown
+    # menu (after its first option), then "did you want ...?" and a "yes".
+    "spoken": [("say:theft", "3"), ("say:lock", "1"), ("say:yes", "")],
+}
+# What the victim says, per language: their own words count at the same speaking rate.
+SAYS = {
+    "theft": {"zh-CN": "我的钱包被偷了", "zh-HK": "唔見咗部手機", "en": "my phone was stolen"},
+    "lock": {"zh-CN": "冻结我的钱包", "zh-HK": "鎖定本機登記嘅錢包", "en": "lock my wallet"},
+    "yes": {"zh-CN": "是的", "zh-HK": "係", "en": "yes"},
 }
 
 
@@ -92,11 +101,18 @@ def measure(region: str, path: str) -> tuple[float, str]:
             )
 
         answer, heard = post("/voice"), ""
+        language = "en" if region in ("gb", "us") else {"cn": "zh-CN", "hk": "zh-HK"}[region]
         for keys, offer in PATHS[path]:
             text = says(answer)
-            heard += heard_until(text, offer)
+            # "" : the question the caller answers as soon as it is asked (speech barges in)
+            heard += heard_until(text, offer) if offer != "" else SENTENCE.findall(text)[0]
             action = ET.fromstring(answer).find(".//Gather").get("action")  # type: ignore[union-attr]
-            answer = post(action, Digits=keys)
+            if keys.startswith("say:"):
+                words = SAYS[keys.removeprefix("say:")][language]
+                heard += " " + words + ("。" if not language.startswith("en") else ".")
+                answer = post(action, SpeechResult=words, Confidence="0.9")
+            else:
+                answer = post(action, Digits=keys)
         app.extensions["ivr"].store.dispose()
     heard += "".join(SENTENCE.findall(says(answer))[:1])  # "Done. ... is now locked ..."
     return speech_seconds(heard), heard
