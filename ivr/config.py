@@ -53,8 +53,11 @@ class ConfigError(Exception):
 def _e164(value: str) -> str:
     try:
         number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{value!r} is not a phone number ({exc})") from None
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            f"{value!r} is not a phone number in E.164 form: + then the country code and number, "
+            "e.g. +442079460000"
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValueError(f"{value!r} is not a valid phone number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -435,6 +438,30 @@ def _validate(model: type[M], data: Any, errors: _Errors, at: Loc = ()) -> M | N
         return None
 
 
+def _lenient(model: type[M], data: Any) -> M | None:
+    """A file whose schema failed, kept for the checks that do not depend on the bad fields, so
+    one run reports every error: each field that validates on its own is kept, the rest get
+    their defaults (the schema errors are already reported)."""
+    if not isinstance(data, dict):
+        return None
+    kept: dict[str, Any] = {}
+    for name, field_info in model.model_fields.items():
+        if name not in data:
+            continue
+        try:
+            model.__pydantic_validator__.validate_assignment(model.model_construct(), name, data[name])
+            kept[name] = data[name]
+        except (ValidationError, TypeError):
+            if field_info.is_required():
+                kept[name] = (
+                    {} if isinstance(data[name], dict) or "dict" in str(field_info.annotation) else ""
+                )
+    try:
+        return model.model_validate(kept)
+    except ValidationError:
+        return model.model_construct(**kept)
+
+
 def load_yaml_model(path: Path, model: type[M]) -> M:
     """Any other YAML file the IVR reads (scenarios), validated with the same error format."""
     messages: list[str] = []
@@ -565,9 +592,9 @@ def load_config(
     hours_read = _read(directory / "hours.yaml", messages)
     regions_file = hours_file = None
     if regions_read:
-        regions_file = _validate(RegionsFile, *regions_read)
+        regions_file = _validate(RegionsFile, *regions_read) or _lenient(RegionsFile, regions_read[0])
     if hours_read:
-        hours_file = _validate(HoursFile, *hours_read)
+        hours_file = _validate(HoursFile, *hours_read) or _lenient(HoursFile, hours_read[0])
     if regions_file is None or hours_file is None or regions_read is None or hours_read is None:
         raise ConfigError(messages or ["config: could not be read"])
 
@@ -599,10 +626,13 @@ def load_config(
     for code, raw_region in regions_file.regions.items():
         loc: Loc = ("regions", code)
         region = _validate(Region, {**raw_region, "code": code}, r_err, loc)
-        if region is None:
-            continue
-        regions[code] = region
-        if region.hours not in hours_file.schedules:
+        if region is None:  # its other checks still run, so one pass reports every error
+            region = _lenient(Region, {**raw_region, "code": code}) if isinstance(raw_region, dict) else None
+            if region is None:
+                continue
+        else:
+            regions[code] = region
+        if isinstance(region.hours, str) and region.hours and region.hours not in hours_file.schedules:
             r_err.add((*loc, "hours"), f"no schedule named {region.hours!r} in hours.yaml")
         for i, language in enumerate(region.languages):
             if language not in regions_file.languages:

@@ -23,6 +23,10 @@ from ivr import create_app
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config"
 TOKEN = "test-auth-token"
+# Why the PostgreSQL tests skip, and how to run them (.ci/run does).
+POSTGRES_SKIP = (
+    "PostgreSQL: set IVR_TEST_POSTGRES_URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 BASE = "http://localhost"
 
 

@@ -20,7 +20,7 @@ from ivr.store import Store
 from ivr.wallet.demo import DemoWallet
 from ivr.wallet.guard import CircuitBreaker
 from ivr.wallet.http import HttpWallet
-from tests.conftest import TOKEN, Clock, Phone, stored_cases
+from tests.conftest import POSTGRES_SKIP, TOKEN, Clock, Phone, stored_cases
 from tests.netproxy import Proxy
 from tests.test_sms import ACCOUNT_SID, FakeTwilioHttp
 from tests.test_store import reset_postgres
@@ -115,7 +115,7 @@ def proxied_postgres() -> tuple[Proxy, str]:
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set")
+@pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP)
 def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
     proxy, proxied = proxied_postgres()
     try:
@@ -268,7 +268,7 @@ def test_a_new_worker_warms_the_store_before_its_first_caller(app_factory: Any, 
 
 @pytest.mark.postgres
 @pytest.mark.faults
-@pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set")
+@pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP)
 def test_a_partitioned_store_keeps_every_webhook_under_5_seconds(app_factory: Any) -> None:
     """16 callers at once while the store's connections hang unanswered: each hears the
     apology and is put through within 5 s (Twilio gives up at 15 s)."""

@@ -17,7 +17,7 @@ from ivr.store import Store, limits, metadata
 from ivr.store.cases import list_cases, open_case
 from ivr.store.tables import calls
 from ivr.wallet.demo import DemoWallet
-from tests.conftest import TOKEN, Clock, Phone, stored_cases, twilio_sid
+from tests.conftest import POSTGRES_SKIP, TOKEN, Clock, Phone, stored_cases, twilio_sid
 
 POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL")
 NOON = datetime.fromisoformat("2026-11-23T12:00:00+08:00")
@@ -38,7 +38,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
         return
     if not POSTGRES_URL:
-        pytest.skip("IVR_TEST_POSTGRES_URL is not set")
+        pytest.skip(POSTGRES_SKIP)
     reset_postgres(POSTGRES_URL)
     yield POSTGRES_URL
 

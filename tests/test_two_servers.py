@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ivr.store import Store
 from ivr.store.tables import cases, sms_outbox, wallet_transactions
 from ivr.tools.simulator import Simulator, signed_transport
+from tests.conftest import POSTGRES_SKIP
 from tests.servers import gunicorn
 from tests.test_store import reset_postgres
 
@@ -24,7 +25,7 @@ TOKEN = "two-server-token"
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set"),
+    pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP),
 ]
 
 SID = "CA" + "0" * 31 + "1"

@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from ivr.store.tables import UtcDateTime, metadata
 
@@ -52,6 +52,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        check_url(url)
         # Never log bound parameters: they hold phone numbers.
         options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if self.url.startswith("sqlite"):
@@ -197,6 +198,25 @@ def _head_revision() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None, "no migrations"
     return head
+
+
+SUPPORTED = "sqlite:///path/to/ivr.sqlite3 or postgresql+psycopg://user@host/db"
+
+
+class UnsupportedStore(ArgumentError):
+    """DATABASE_URL names a database or driver the store does not run on."""
+
+
+def check_url(url: str) -> None:
+    """Refuse, in one line, a URL for a database the store does not support or cannot load."""
+    from sqlalchemy.engine import make_url
+
+    backend = make_url(url).get_backend_name()  # an ArgumentError says "not a URL" itself
+    if backend not in ("sqlite", "postgresql"):
+        raise UnsupportedStore(f"{backend} is not supported; the store runs on {SUPPORTED}")
+    driver = make_url(url).get_driver_name()
+    if backend == "postgresql" and driver != "psycopg":
+        raise UnsupportedStore(f"the driver {driver!r} is not installed; use {SUPPORTED}")
 
 
 def _is_connection_failure(exc: DBAPIError) -> bool:

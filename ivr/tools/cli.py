@@ -23,15 +23,35 @@ def config_dir() -> Path:
     return settings().config_dir
 
 
-def parse_instant(value: str | None) -> datetime | None:
+def parse_instant(value: str | None, option: str = "--at") -> datetime | None:
     """An ISO-8601 instant; a naive one is taken as UTC."""
     if value is None:
         return None
     try:
         instant = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO-8601 date and time") from None
+        raise click.UsageError(
+            f"{option}: {value!r} is not an ISO-8601 date and time (e.g. 2026-02-17T12:00:00+08:00)"
+        ) from None
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+JSON_HELP = "Print JSON (the contract's fields) instead of a table."
+AT_HELP = "ISO-8601 instant, e.g. 2026-02-17T12:00:00+08:00 (default: now); without an offset it is UTC."
+
+
+def warn_if_not_a_number(config: Config, number: str, dialed: str | None) -> None:
+    """A malformed caller number routes like a withheld one, as a real call would: say so."""
+    from ivr.routing.regions import WITHHELD_CALLER_IDS, caller_id, route_call
+
+    text = number.strip()
+    if caller_id(text) is None and text.lower() not in WITHHELD_CALLER_IDS:
+        route = route_call(config, text, dialed)
+        click.echo(
+            f"warning: {number!r} is not a valid phone number; routed by the {route.matched_by} "
+            f"rule to {route.region.code}, as a call from it would be",
+            err=True,
+        )
 
 
 def load_or_exit() -> Config:
@@ -80,7 +100,8 @@ def show(record: dict[str, Any], as_json: bool) -> None:
         emit(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:<9} {value}")
+        shown = ("yes" if value else "no") if isinstance(value, bool) else value
+        click.echo(f"{key:<9} {shown}")
 
 
 def emit(data: Any) -> None:
@@ -93,8 +114,12 @@ class IvrCommands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+        from ivr.store import UnsupportedStore
+
         try:
             return super().invoke(ctx)
+        except UnsupportedStore as exc:
+            raise click.ClickException(f"DATABASE_URL: {exc}") from None
         except ArgumentError as exc:
             raise click.ClickException(f"DATABASE_URL is not a database URL ({exc})") from None
         except SQLAlchemyError as exc:
@@ -143,16 +168,19 @@ def check() -> None:
 @main.command()
 @click.argument("number")
 @click.option("--to", "dialed", help="The number the caller dialed.")
-@click.option("--at", "at", help="ISO-8601 instant (default: now).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--at", "at", help=AT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON instead of a line.")
 def route(number: str, dialed: str | None, at: str | None, as_json: bool) -> None:
     """Which region answers NUMBER, and whether its agents are open."""
-    answer = open_runtime().route(number, dialed, parse_instant(at))
+    runtime = open_runtime()
+    warn_if_not_a_number(runtime.config, number, dialed)
+    answer = runtime.route(number, dialed, parse_instant(at))
     data = answer.as_json()
     if as_json:
         emit(data)
         return
-    state = "open" if data["open"] else f"closed ({data['reason']}), next open {data['next_open']}"
+    reopens = data["next_open"] or "when ops reopen it (ivr region reopen)"
+    state = "open" if data["open"] else f"closed ({data['reason']}), next open {reopens}"
     click.echo(
         f"{data['region']} (by {data['matched_by']}): {state}; "
         f"hotline {data['hotline']}; language {data['language']}"
@@ -203,7 +231,9 @@ def cases() -> None:
 
 @cases.command("list")
 @click.option("--kind", type=click.Choice(["lockdown", "dispute", "callback", "voicemail"]))
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (the contract's fields) instead of a table."
+)
 def cases_list(kind: str | None, as_json: bool) -> None:
     """Every case, oldest first (callback numbers masked in the table, full in --json)."""
     from ivr.store.cases import list_cases, masked
@@ -223,7 +253,9 @@ def sms() -> None:
 
 
 @sms.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (the contract's fields) instead of a table."
+)
 def sms_list(as_json: bool) -> None:
     """Every text, oldest first (the table masks numbers)."""
     from ivr.routing.regions import mask
@@ -255,7 +287,9 @@ def wallet() -> None:
 
 @wallet.command("show")
 @click.argument("account")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (the contract's fields) instead of a table."
+)
 def wallet_show(account: str, as_json: bool) -> None:
     """One account: username, registered phone, locked."""
     found = open_runtime().wallet.get_account(account)
@@ -266,7 +300,9 @@ def wallet_show(account: str, as_json: bool) -> None:
 
 @wallet.command("txn")
 @click.argument("reference")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (the contract's fields) instead of a table."
+)
 def wallet_txn(reference: str, as_json: bool) -> None:
     """One transaction: account, status, amount."""
     found = open_runtime().wallet.get_transaction(reference)
@@ -278,7 +314,7 @@ def wallet_txn(reference: str, as_json: bool) -> None:
 @main.command()
 @click.option("--from", "caller", required=True, help="The caller's number (or anonymous).")
 @click.option("--to", "dialed", default=None, help="The number dialed (default: the caller's region's).")
-@click.option("--at", "at", help="Run the whole call at this ISO-8601 instant (in-process only).")
+@click.option("--at", "at", help="Run the whole call at this instant (in-process only). " + AT_HELP)
 @click.option(
     "--keys",
     help="Keys for each menu in turn, comma-separated ('' is silence); an entry may be say:TEXT or "
@@ -299,7 +335,11 @@ def wallet_txn(reference: str, as_json: bool) -> None:
     show_default=True,
     help="How a queue wait ends (unless the caller leaves).",
 )
-@click.option("--url", help="A running server's base URL; requests are signed with TWILIO_AUTH_TOKEN.")
+@click.option(
+    "--url",
+    help="A running server's base URL (http://127.0.0.1:5000; a URL ending in /voice is taken as its "
+    "base); requests are signed with TWILIO_AUTH_TOKEN.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript as JSON.")
 def call(
     caller: str,
@@ -317,11 +357,16 @@ def call(
 
     config = load_or_exit()
     instant = parse_instant(at)
+    warn_if_not_a_number(config, caller, dialed)
     if dialed is None:
         from ivr.routing.regions import route_call
 
         dialed = route_call(config, caller, None).region.numbers[0]
     key_list = keys.split(",") if keys is not None else None
+    if url:
+        url = url.rstrip("/").removesuffix("/voice")
+    else:
+        _say_if_closed_by_ops(config, caller, dialed, instant)
     keypad = None if key_list is not None else _stdin_keypad(quiet=as_json)
     printer = None if as_json else _print_step
     try:
@@ -359,10 +404,56 @@ def call(
             }
     except SimulationError as error:
         raise click.ClickException(f"simulation stopped: {error}") from None
+    left = simulator_left_keys(key_list, transcript) if key_list is not None else ""
+    if left:
+        click.echo(f"warning: the call ended before these --keys were used: {left}", err=True)
     if as_json:
         emit({**transcript.as_json(), **extra})
     else:
         click.echo(f"-- call ended: {transcript.ended}; dialed: {', '.join(transcript.dialed) or 'nobody'}")
+
+
+def simulator_left_keys(keys: list[str], transcript: Any) -> str:
+    """The --keys entries the call never asked for, as the user typed them ('' if none)."""
+    used = sum(1 for step in transcript.steps if step["verb"] == "Gather")
+    left = keys[used:]
+    return ",".join(left) if left else ""
+
+
+def _say_if_closed_by_ops(config: Config, caller: str, dialed: str, at: datetime | None) -> None:
+    """The in-process simulator runs on a scratch store: an emergency closure in the real store
+    does not apply there. Say so when one is in force for the caller's region (the real store
+    is only read, and only if it exists: the simulation changes nothing real)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from ivr.routing.hours import Emergency
+    from ivr.routing.regions import route_call
+    from ivr.store import Store, closures
+
+    url = settings().store_url
+    database = make_url(url).database
+    if url.startswith("sqlite") and (not database or not Path(database).exists()):
+        return
+    region = route_call(config, caller, dialed).region
+    store = Store(url)
+    try:
+        with store.engine.connect() as connection:
+            if not inspect(connection).has_table("emergency_closures"):
+                return
+            rows = [row for row in closures.in_force(connection) if row["region"] == region.code]
+    except Exception:
+        return  # no real store to look at: nothing to say
+    finally:
+        store.dispose()
+    now = at or datetime.now(UTC)
+    for row in rows:
+        if Emergency(row["reason"], row["until"], row["category"]).covers(now):
+            click.echo(
+                f"note: {region.code} is closed by ops in the real store ({row['reason']}); this "
+                "simulation runs on a scratch store without it (rehearse a closure with `hours.yaml`)",
+                err=True,
+            )
 
 
 def _token() -> str:
@@ -379,6 +470,10 @@ def _http_send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple
 
     try:
         response = requests.post(url, data=form, headers=headers, timeout=15)
+    except requests.ConnectionError:
+        from ivr.tools.simulator import SimulationError
+
+        raise SimulationError(f"POST {url}: no server answers there (is `scripts/serve` running?)") from None
     except requests.RequestException as exc:
         from ivr.tools.simulator import SimulationError
 
@@ -394,6 +489,8 @@ def _stdin_keypad(quiet: bool) -> Any:
             click.echo("keys> ", nl=False, err=True)
         line = sys.stdin.readline()
         if line == "":
+            if not quiet and sys.stdin.isatty():
+                click.echo(err=True)  # end of input: "hung up" goes on its own line
             return None
         line = line.strip()
         if line.startswith('"'):  # a line in quotes is speech: "stolen wallet"
@@ -444,7 +541,7 @@ def scenarios_run(paths: tuple[Path, ...]) -> None:
             problems, name = [f"simulation stopped: {error}"], path.name
         if problems:
             failed += 1
-            click.echo(f"FAIL {path.name}: {name}")
+            click.echo(f"FAIL {path.name}" + (f": {name}" if name != path.name else ""))
             for problem in problems:
                 click.echo(f"     - {problem}")
         else:
@@ -459,7 +556,9 @@ def scenarios_run(paths: tuple[Path, ...]) -> None:
 @click.argument("region")
 @click.option("--from", "start", help="First day, YYYY-MM-DD (default: today in the region).")
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 400))
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (the contract's fields) instead of a table."
+)
 def hours(region: str, start: str | None, days: int, as_json: bool) -> None:
     """A day-by-day table of REGION's open intervals, holidays and closures (local time)."""
     from datetime import date
@@ -557,13 +656,13 @@ def runtime_for_region(code: str) -> Any:
     runtime = open_runtime()
     if code not in runtime.config.regions:
         raise click.BadParameter(
-            f"{code!r} is not one of {', '.join(runtime.config.regions)}", param_hint="CODE"
+            f"{code!r} is not one of {', '.join(runtime.config.regions)}", param_hint="REGION"
         )
     return runtime
 
 
 @region.command("close")
-@click.argument("code")
+@click.argument("code", metavar="REGION")
 @click.option("--reason", required=True, help="What happened, for ops (callers hear --category).")
 @click.option(
     "--category",
@@ -572,11 +671,17 @@ def runtime_for_region(code: str) -> Any:
     show_default=True,
     help="What callers are told, in their language.",
 )
-@click.option("--until", "until", help="ISO-8601 end (default: until `ivr region reopen`).")
+@click.option(
+    "--until",
+    "until",
+    help="When it ends, ISO-8601 (without an offset: UTC). Default: until `ivr region reopen`.",
+)
 def region_close(code: str, reason: str, category: str, until: str | None) -> None:
     """Close REGION's agents now; self-service and theft lockdown keep working."""
     runtime = runtime_for_region(code)
-    end = parse_instant(until)
+    end = parse_instant(until, "--until")
+    if end is not None and end <= runtime.now():
+        raise click.UsageError(f"--until: {until!r} has already passed; a closure must end in the future")
     runtime.close_region(code, reason, category, end)
     click.echo(
         f"{code} closed ({category}: {reason})" + (f" until {end.isoformat()}" if end else " until reopened")
@@ -584,7 +689,7 @@ def region_close(code: str, reason: str, category: str, until: str | None) -> No
 
 
 @region.command("reopen")
-@click.argument("code")
+@click.argument("code", metavar="REGION")
 def region_reopen(code: str) -> None:
     """End REGION's emergency closure: its normal schedule applies again."""
     runtime = runtime_for_region(code)
@@ -592,19 +697,22 @@ def region_reopen(code: str) -> None:
 
 
 @main.command()
-@click.option("--from", "start", help="ISO-8601 start (default: 7 days ago).")
-@click.option("--to", "end", help="ISO-8601 end (default: now).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--from", "start", help="Start, ISO-8601 (without an offset: UTC). Default: 7 days ago.")
+@click.option("--to", "end", help="End, ISO-8601 (without an offset: UTC). Default: now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def report(start: str | None, end: str | None, as_json: bool) -> None:
     """Calls by region and outcome, containment, time to lockdown, callbacks waiting."""
     from ivr.tools.reports import build_report
 
     runtime = open_runtime()
-    data = build_report(runtime, parse_instant(start), parse_instant(end))
+    data = build_report(runtime, parse_instant(start, "--from"), parse_instant(end, "--to"))
     if as_json:
         emit(data)
         return
-    click.echo(f"Calls {data['from']} to {data['to']}: {data['calls']}")
+    shown = {
+        key: datetime.fromisoformat(data[key]).replace(microsecond=0).isoformat() for key in ("from", "to")
+    }
+    click.echo(f"Calls {shown['from']} to {shown['to']}: {data['calls']}")
     table(
         [{"region": r, **counts} for r, counts in data["by_region"].items()],
         ["region", "calls", *data["outcomes"]],

@@ -6,6 +6,7 @@ over HTTP. It never needs a phone, a Twilio account or the internet.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import xml.etree.ElementTree as ET
@@ -53,6 +54,14 @@ class Probe:
 
     texts: Callable[[], list[dict[str, Any]]]
     last_choice: Callable[[], str | None]
+
+
+HINTS = {
+    403: " (signature refused: check that TWILIO_AUTH_TOKEN is the server's token, and that "
+    "IVR_PUBLIC_URL on the server matches the URL given here)",
+    404: " (no such path: give the server's base URL, e.g. http://127.0.0.1:5000)",
+    413: " (the request was too large)",
+}
 
 
 class SimulationError(Exception):
@@ -113,15 +122,22 @@ class Simulator:
     _texts_seen: int = 0
 
     def run(self) -> Transcript:
-        """Place the call, follow it to its end, then send the status callback."""
+        """Place the call, follow it to its end, then send the status callback. The first
+        failure is the one reported: the status callback after it is best effort."""
         try:
             self._follow(self._post("/voice", {}), in_queue=False)
             if not self.transcript.ended:
                 self.transcript.ended = "completed"
-        finally:
-            seconds = str(sum(1 for s in self.transcript.steps if s["verb"] == "Say") * 3)
-            self._post("/voice/status", {"CallStatus": "completed", "CallDuration": seconds}, parse=False)
+        except SimulationError:
+            self._end_quietly()
+            raise
+        seconds = str(sum(1 for s in self.transcript.steps if s["verb"] == "Say") * 3)
+        self._post("/voice/status", {"CallStatus": "completed", "CallDuration": seconds}, parse=False)
         return self.transcript
+
+    def _end_quietly(self) -> None:
+        with contextlib.suppress(SimulationError):
+            self._post("/voice/status", {"CallStatus": "failed"}, parse=False)
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -140,7 +156,7 @@ class Simulator:
         }
         status, body = self.transport(url, form)
         if status != 200:
-            raise SimulationError(f"POST {url} answered HTTP {status}")
+            raise SimulationError(f"POST {url} answered HTTP {status}{HINTS.get(status, '')}")
         if not parse:
             return ET.Element("Response")
         try:

@@ -37,6 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     from ivr.config import ConfigError
     from ivr.flows import GRAPH, GraphError, check_phrases
     from ivr.runtime import build_runtime
+    from ivr.store import UnsupportedStore
     from ivr.web import webhooks
     from ivr.web.metrics import Metrics
 
@@ -74,6 +75,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
             "config edit refused, serving the last good config:\n%s", "\n".join(exc.errors)
         )
         runtime = build_runtime(settings, snapshot=False, config_dir=snapshot, **fakes)
+    except UnsupportedStore as exc:
+        raise StartupError(f"DATABASE_URL: {exc}") from exc
     except ArgumentError as exc:
         raise StartupError(f"DATABASE_URL is not a database URL: {exc}") from exc
     shared = check_phrases(runtime.config)
@@ -127,8 +130,13 @@ def preflight(settings: Settings | Mapping[str, str] | None = None) -> list[str]
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
+        from ivr.store import UnsupportedStore, check_url
+
         try:
             make_url(settings.database_url)
+            check_url(settings.database_url)
+        except UnsupportedStore as exc:
+            problems.append(f"DATABASE_URL: {exc}")
         except ArgumentError:
             problems.append("DATABASE_URL is not a database URL (e.g. postgresql+psycopg://user@host/db)")
     return problems

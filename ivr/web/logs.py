@@ -9,6 +9,7 @@ import atexit
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -19,13 +20,16 @@ from logging.handlers import MemoryHandler
 FIELDS = ("call_sid", "region", "step", "outcome", "latency_ms", "status", "caller", "matched_by", "open")
 
 
+ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": ANSI_ESCAPES.sub("", record.getMessage()),  # werkzeug colours its lines
         }
         for name in FIELDS:
             if hasattr(record, name):
