@@ -79,3 +79,4 @@ def post_worker_init(worker):
         # Connect, check the schema and seed the demo wallet now, not on the first callers' time
         # (a down store is fine: the calls connect when it returns).
         threading.Thread(target=hotline.warm_store, args=(threads,), daemon=True).start()
+        hotline.keep_tidy()  # purge what is past keeping, a batch every ~10 minutes

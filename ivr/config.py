@@ -12,7 +12,7 @@ import string
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -72,8 +72,14 @@ def _country(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    """Every zone name tzdata knows: scanned once, not once per region."""
+    return frozenset(available_timezones())
+
+
 def _timezone(value: str) -> str:
-    if value not in available_timezones():
+    if value not in _zones():
         raise ValueError(f"{value!r} is not a known time zone")
     return value
 
@@ -385,7 +391,7 @@ def _compose(path: Path) -> tuple[Any, dict[Loc, int]]:
         return node.value
 
     with path.open(encoding="utf-8") as handle:
-        root = yaml.compose(handle, Loader=yaml.SafeLoader)
+        root = yaml.compose(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml if there
     return (build(root, ()) if root is not None else {}), lines
 
 

@@ -379,6 +379,34 @@ class Runtime:
         with self.store.begin() as connection:
             return call_record(connection, sid)  # type: ignore[no-any-return]
 
+    # --- housekeeping -----------------------------------------------------------------------
+
+    def purge(self, batch: int = 5000) -> dict[str, int]:
+        """Forget what is past keeping (`ivr.store.purge`): one batch per table."""
+        from ivr.store.purge import purge
+
+        with self.store.begin() as connection:
+            return purge(connection, self.now(), batch)
+
+    def keep_tidy(self, every: float = 600.0) -> threading.Thread:
+        """Purge at a safe pace in the background: a batch every `every` seconds (jittered so
+        workers do not all purge at once); a store that is away is simply tried next time."""
+        import random
+
+        def run() -> None:
+            while True:
+                time.sleep(every * random.uniform(0.5, 1.5))
+                try:
+                    counts = self.purge()
+                    if any(counts.values()):
+                        log.info("purged", extra={"purged": counts})
+                except Exception:
+                    log.warning("purge skipped: the store is unavailable")
+
+        thread = threading.Thread(target=run, name="ivr-purge", daemon=True)
+        thread.start()
+        return thread
+
     # --- a new worker -----------------------------------------------------------------------
 
     def warm_up(self) -> None:

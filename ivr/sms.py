@@ -122,6 +122,6 @@ class SmsSender:
                 texts.update_text(connection, row["id"], **values)
         return counts
 
-    def outbox(self) -> list[dict[str, Any]]:
+    def outbox(self, limit: int | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
         with self.store.begin() as connection:
-            return texts.listing(connection)
+            return texts.listing(connection, limit=limit, since=since)

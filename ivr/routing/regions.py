@@ -10,6 +10,10 @@ import phonenumbers
 from ivr.config import Config, Region
 from ivr.keypad import digits_only
 
+# phonenumbers compiles its patterns through Python's regex cache (512 entries): callers from
+# hundreds of countries evict each other's patterns. Keep them compiled.
+phonenumbers.enable_pattern_cache()
+
 # Caller IDs that carriers send instead of a number: withheld, or the old spelled-out digits
 # ("ANONYMOUS", "RESTRICTED", "UNKNOWN", "BLOCKED" on a keypad), which Twilio passes through.
 WITHHELD_CALLER_IDS = frozenset(

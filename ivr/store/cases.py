@@ -88,11 +88,30 @@ def case_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def list_cases(connection: Connection, kind: str | None = None) -> list[dict[str, Any]]:
-    query = select(cases).order_by(cases.c.created_at, cases.c.id)
+def list_cases(
+    connection: Connection,
+    kind: str | None = None,
+    *,
+    limit: int | None = None,
+    since: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Cases oldest first: with `limit`, the newest `limit` of them; with `since`, from then."""
+    query = select(cases).order_by(cases.c.id.desc())
     if kind:
         query = query.where(cases.c.kind == kind)
-    return [case_json(dict(row)) for row in connection.execute(query).mappings()]
+    if since is not None:
+        query = query.where(cases.c.created_at >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = [case_json(dict(row)) for row in connection.execute(query).mappings()]
+    return rows[::-1]
+
+
+def open_callbacks(connection: Connection) -> list[dict[str, Any]]:
+    """Callbacks still waiting: theft first, then by when the caller asked."""
+    query = select(cases).where(cases.c.kind == "callback", cases.c.status == "open")
+    rows = [case_json(dict(row)) for row in connection.execute(query).mappings()]
+    return sorted(rows, key=lambda c: (not c["priority"], c.get("requested_at") or c["created_at"]))
 
 
 def masked(data: dict[str, Any]) -> dict[str, Any]:

@@ -198,3 +198,16 @@ wallet_transactions = Table(
     Column("currency", String(8), nullable=False),
     Column("disputed", Boolean, nullable=False, default=False),
 )
+
+
+# Every query that history would otherwise slow down has its index (migration 0003).
+Index("ix_attempts_kind_subject_at", attempts.c.kind, attempts.c.subject, attempts.c.at)
+Index("ix_calls_started_at", calls.c.started_at)
+Index("ix_cases_kind_status", cases.c.kind, cases.c.status)
+Index("ix_cases_created_at", cases.c.created_at)
+Index("ix_call_steps_created_at", call_steps.c.created_at)
+Index("ix_call_state_updated_at", call_state.c.updated_at)
+Index("ix_sms_outbox_status_next_try_at", sms_outbox.c.status, sms_outbox.c.next_try_at)
+Index("ix_sms_outbox_created_at", sms_outbox.c.created_at)
+Index("ix_one_time_codes_expires_at", one_time_codes.c.expires_at)
+Index("ix_reset_tokens_expires_at", reset_tokens.c.expires_at)

@@ -33,9 +33,16 @@ def update_text(connection: Connection, text_id: int, **values: Any) -> None:
     connection.execute(update(sms_outbox).where(sms_outbox.c.id == text_id).values(**values))
 
 
-def listing(connection: Connection) -> list[dict[str, Any]]:
-    """The contract's JSON for every text, oldest first."""
-    rows = connection.execute(select(sms_outbox).order_by(sms_outbox.c.id)).mappings()
+def listing(
+    connection: Connection, *, limit: int | None = None, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The contract's JSON for texts, oldest first: with `limit`, the newest `limit`."""
+    query = select(sms_outbox).order_by(sms_outbox.c.id.desc())
+    if since is not None:
+        query = query.where(sms_outbox.c.created_at >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(connection.execute(query).mappings())[::-1]
     return [
         {
             "to": r["to_number"],

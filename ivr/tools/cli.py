@@ -36,6 +36,8 @@ def parse_instant(value: str | None, option: str = "--at") -> datetime | None:
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
+LIST_LIMIT = 1000
+LIMIT_HELP = "At most this many, the newest."
 JSON_HELP = "Print JSON (the contract's fields) instead of a table."
 AT_HELP = "ISO-8601 instant, e.g. 2026-02-17T12:00:00+08:00 (default: now); without an offset it is UTC."
 
@@ -231,20 +233,26 @@ def cases() -> None:
 
 @cases.command("list")
 @click.option("--kind", type=click.Choice(["lockdown", "dispute", "callback", "voicemail"]))
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print JSON (the contract's fields) instead of a table."
-)
-def cases_list(kind: str | None, as_json: bool) -> None:
-    """Every case, oldest first (callback numbers masked in the table, full in --json)."""
+@click.option("--limit", default=LIST_LIMIT, show_default=True, type=click.IntRange(1), help=LIMIT_HELP)
+@click.option("--since", help="Only those created from this ISO-8601 instant (without an offset: UTC).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def cases_list(kind: str | None, limit: int, since: str | None, as_json: bool) -> None:
+    """Cases, oldest first (callback numbers masked in the table, full in --json)."""
     from ivr.store.cases import list_cases, masked
 
     runtime = open_runtime()
     with runtime.store.begin() as connection:
-        rows = list_cases(connection, kind)
+        rows = list_cases(connection, kind, limit=limit, since=parse_instant(since, "--since"))
+    _say_if_cut(len(rows), limit)
     if as_json:
         emit(rows)
         return
     table([masked(r) for r in rows], ["reference", "kind", "account", "region", "status", "created_at"])
+
+
+def _say_if_cut(count: int, limit: int) -> None:
+    if count == limit:
+        click.echo(f"note: the newest {limit} shown; use --limit or --since for others", err=True)
 
 
 @main.group()
@@ -253,14 +261,15 @@ def sms() -> None:
 
 
 @sms.command("list")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print JSON (the contract's fields) instead of a table."
-)
-def sms_list(as_json: bool) -> None:
-    """Every text, oldest first (the table masks numbers)."""
+@click.option("--limit", default=LIST_LIMIT, show_default=True, type=click.IntRange(1), help=LIMIT_HELP)
+@click.option("--since", help="Only those sent from this ISO-8601 instant (without an offset: UTC).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def sms_list(limit: int, since: str | None, as_json: bool) -> None:
+    """Texts, oldest first (the table masks numbers)."""
     from ivr.routing.regions import mask
 
-    rows = open_runtime().sms.outbox()
+    rows = open_runtime().sms.outbox(limit=limit, since=parse_instant(since, "--since"))
+    _say_if_cut(len(rows), limit)
     if as_json:
         emit(rows)
         return
@@ -645,6 +654,18 @@ def db_upgrade() -> None:
     before, after = store.upgrade()
     click.echo(f"database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
     store.dispose()
+
+
+@db.command("purge")
+@click.option("--batch", default=50_000, show_default=True, type=click.IntRange(1), help="Rows per table.")
+def db_purge(batch: int) -> None:
+    """Delete what is past keeping (attempts, step answers, call state, codes, tokens, old
+    texts); servers also do this by themselves, a batch every ~10 minutes."""
+    from ivr.store.purge import KEEP
+
+    counts = open_runtime().purge(batch)
+    for table, removed in counts.items():
+        click.echo(f"{table:<15} {removed:>7} removed (kept: {KEEP[table]})")
 
 
 @main.group()

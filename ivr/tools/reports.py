@@ -10,6 +10,7 @@ from typing import Any
 from ivr.store import reports as queries
 from ivr.store.calls import OUTCOME_RANK
 
+RECENT = 20  # cases and texts the ops page shows
 SELF_SERVICE = ("lockdown", "recovery", "transaction", "dispute")
 OUTCOMES = ("lockdown", "recovery", "transaction", "dispute", "agent", "callback", "voicemail", "abandoned")
 
@@ -24,16 +25,16 @@ def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> 
         to_lockdown = queries.seconds_to_lockdown(connection, start, end)
         waiting = queries.waiting_callbacks(connection)
     by_region: dict[str, dict[str, int]] = {}
-    for row in rows:
+    for row in rows:  # one row per (region, outcome, ended): counted by the database
         counts = by_region.setdefault(row["region"], {"calls": 0, **{o: 0 for o in OUTCOMES}})
-        counts["calls"] += 1
+        counts["calls"] += row["calls"]
         outcome = (
-            row["outcome"] if row["outcome"] in OUTCOME_RANK else ("abandoned" if row["ended_at"] else None)
+            row["outcome"] if row["outcome"] in OUTCOME_RANK else ("abandoned" if row["ended"] else None)
         )
         if outcome:
-            counts[outcome] += 1
-    total = len(rows)
-    contained = sum(1 for row in rows if row["outcome"] in SELF_SERVICE)
+            counts[outcome] += row["calls"]
+    total = sum(row["calls"] for row in rows)
+    contained = sum(row["calls"] for row in rows if row["outcome"] in SELF_SERVICE)
     ages = [(end - (r["requested_at"] or r["created_at"])).total_seconds() / 60 for r in waiting]
     return {
         "from": start.isoformat(),
@@ -55,7 +56,7 @@ def ops_snapshot(runtime: Any, now: datetime, days: int = 7) -> dict[str, Any]:
     """Everything the ops page shows, with numbers masked."""
     from ivr.routing.hours import holidays_on
     from ivr.routing.regions import mask
-    from ivr.store.cases import list_cases, masked
+    from ivr.store.cases import list_cases, masked, open_callbacks
 
     config = runtime.config
     regions = []
@@ -82,18 +83,15 @@ def ops_snapshot(runtime: Any, now: datetime, days: int = 7) -> dict[str, Any]:
                 "queue": region.queue,
             }
         )
-    with runtime.store.begin() as connection:
-        all_cases = list_cases(connection)
-    callbacks = sorted(
-        (c for c in all_cases if c["kind"] == "callback" and c["status"] == "open"),
-        key=lambda c: (not c["priority"], c.get("requested_at") or c["created_at"]),
-    )
-    outbox = [{**s, "to": mask(s["to"])} for s in runtime.sms.outbox()[-20:]][::-1]
+    with runtime.store.begin() as connection:  # only what the page shows: indexed, bounded
+        recent = list_cases(connection, limit=RECENT)
+        callbacks = open_callbacks(connection)
+    outbox = [{**s, "to": mask(s["to"])} for s in runtime.sms.outbox(limit=RECENT)][::-1]
     return {
         "now": now,
         "regions": regions,
         "callbacks": [masked(c) for c in callbacks],
-        "cases": [masked(c) for c in all_cases[-20:]][::-1],
+        "cases": [masked(c) for c in recent][::-1],
         "outbox": outbox,
     }
 

@@ -17,7 +17,18 @@ from datetime import UTC, datetime
 from logging.handlers import MemoryHandler
 
 # Fields a record may carry through `extra=`, copied into the JSON as they are.
-FIELDS = ("call_sid", "region", "step", "outcome", "latency_ms", "status", "caller", "matched_by", "open")
+FIELDS = (
+    "call_sid",
+    "region",
+    "step",
+    "outcome",
+    "latency_ms",
+    "status",
+    "caller",
+    "matched_by",
+    "open",
+    "purged",
+)
 
 
 ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")

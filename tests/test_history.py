@@ -1,0 +1,89 @@
+"""Nothing grows with history (issue 17): purge, bounded lists, counts in SQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, insert, select
+
+from ivr.store.tables import attempts, call_state, call_steps, one_time_codes, sms_outbox
+from ivr.tools.cli import main
+from tests.conftest import Clock, Phone
+
+
+def count(hotline: Any, table: Any) -> int:
+    return int(hotline.store.one(select(func.count().label("n")).select_from(table))["n"])
+
+
+def test_purge_forgets_what_is_past_keeping_and_keeps_the_rest(
+    phone: Phone, hotline: Any, clock: Clock
+) -> None:
+    clock.set("2026-11-01T12:00:00+00:00")
+    old = Phone(phone.client, sid="old-call")
+    old.keys("2")  # a code, its attempt, a text, a step answer, call state
+    clock.set("2026-12-15T12:00:00+00:00")  # six weeks later
+    new = Phone(phone.client, sid="new-call")
+    new.keys("2")
+    before = {
+        t.name: count(hotline, t) for t in (attempts, call_steps, call_state, one_time_codes, sms_outbox)
+    }
+    removed = hotline.purge()
+    for table in (attempts, call_steps, call_state, one_time_codes, sms_outbox):
+        assert removed[table.name] >= 1, table.name
+        assert count(hotline, table) == before[table.name] - removed[table.name] >= 1, (
+            table.name
+        )  # the new stay
+    assert hotline.call_record(old.sid) is not None  # calls are the record: never purged
+
+
+def test_ivr_db_purge_says_what_it_removed(app: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("DATABASE_URL", app.extensions["ivr"].store.url)
+    result = CliRunner().invoke(main, ["db", "purge"])
+    assert result.exit_code == 0 and "attempts" in result.output and "kept: 1 day" in result.output
+
+
+def test_lists_page_newest_first_and_say_when_they_are_cut(
+    hotline: Any, monkeypatch: pytest.MonkeyPatch, config_dir: Any
+) -> None:
+    now = hotline.now()
+    with hotline.store.begin() as connection:
+        connection.execute(
+            insert(sms_outbox),
+            [
+                {
+                    "to_number": "+447400123456",
+                    "body": f"text {n}",
+                    "status": "outbox",
+                    "attempts": 0,
+                    "created_at": now - timedelta(minutes=10 - n),
+                }
+                for n in range(10)
+            ],
+        )
+    monkeypatch.setenv("DATABASE_URL", hotline.store.url)
+    monkeypatch.setenv("IVR_CONFIG_DIR", str(config_dir))
+    result = CliRunner().invoke(main, ["sms", "list", "--limit", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    bodies = [t["body"] for t in json.loads(result.stdout)]
+    assert bodies == ["text 7", "text 8", "text 9"]  # the newest three, oldest first
+    assert "note: the newest 3 shown" in result.stderr
+    since = (now - timedelta(minutes=2, seconds=30)).isoformat()
+    recent = CliRunner().invoke(main, ["sms", "list", "--since", since, "--json"])
+    assert [t["body"] for t in json.loads(recent.stdout)] == ["text 8", "text 9"]
+
+
+def test_the_report_counts_in_the_database(phone: Phone, hotline: Any) -> None:
+    from ivr.tools.reports import build_report
+
+    for n in range(3):
+        Phone(phone.client, sid=f"rep-{n}").keys("3", "1")
+    Phone(phone.client, sid="rep-x").call()
+    Phone(phone.client, sid="rep-x").post("/voice/status", CallStatus="completed", CallDuration="3")
+    data = build_report(hotline, None, hotline.now() + timedelta(seconds=1))
+    assert data["calls"] == 4
+    assert data["by_region"]["cn"]["lockdown"] == 3 and data["by_region"]["cn"]["abandoned"] == 1
