@@ -42,4 +42,4 @@ def test_every_bench_call_comes_from_a_new_valid_number() -> None:
         parsed = phonenumbers.parse(raw, None)
         assert phonenumbers.is_valid_number(parsed), raw
         regions.add(phonenumbers.region_code_for_number(parsed))
-    assert regions == {"CN", "GB", "US", "SG", "FR", "MY"}
+    assert len(regions) > 200  # callers from (nearly) every country phonenumbers supports
