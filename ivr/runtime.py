@@ -139,6 +139,22 @@ class ConfigSource:
         finally:
             self._lock.release()
 
+    def refresh_soon(self, every: float = 1.0) -> threading.Thread | None:
+        """From a webhook: notice a change cheaply (a few stat calls, at most every `every`
+        seconds) and parse it on a background thread; this webhook, and every one until the new
+        config is swapped in whole, keeps the config it has."""
+        now = time.monotonic()
+        if not self._reload_requested and now - self._checked_at < every:
+            return None
+        if not self._reload_requested and self._read_stamp() == self._stamp:
+            self._checked_at = now
+            return None
+        if self._lock.locked():
+            return None  # already being read
+        thread = threading.Thread(target=self.refresh, kwargs={"every": 0}, name="ivr-reload", daemon=True)
+        thread.start()
+        return thread
+
     def _save_snapshot(self) -> None:
         if self.snapshot_dir is None:
             return
@@ -274,7 +290,11 @@ class Runtime:
         return self.clock()
 
     def refresh_config(self, every: float = 1.0) -> bool:
+        """Reload now if the files changed (ops tools, tests); webhooks use `refresh_soon`."""
         return self.source.refresh(every)
+
+    def refresh_soon(self) -> threading.Thread | None:
+        return self.source.refresh_soon()
 
     def request_reload(self) -> None:
         self.source.request_reload()

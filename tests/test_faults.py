@@ -203,6 +203,11 @@ def test_sighup_rereads_the_config_at_the_next_webhook(app: Flask, config_dir: P
     os.utime(hours, ns=(0, 0))  # an edit the mtime check would miss
     hotline.source._checked_at = time.monotonic()
     hotline.request_reload()
+    Phone(app.test_client(), sid="CA-HUP").call()  # starts the reload, off the request path
+    reload = hotline.source._lock
+    deadline = time.monotonic() + 5
+    while (hotline.source._reload_requested or reload.locked()) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert "今天暂停服务" in Phone(app.test_client()).call().text
 
 

@@ -87,3 +87,39 @@ def test_the_report_counts_in_the_database(phone: Phone, hotline: Any) -> None:
     data = build_report(hotline, None, hotline.now() + timedelta(seconds=1))
     assert data["calls"] == 4
     assert data["by_region"]["cn"]["lockdown"] == 3 and data["by_region"]["cn"]["abandoned"] == 1
+
+
+def test_a_config_reload_is_parsed_off_the_request_path(app: Any, config_dir: Any, monkeypatch: Any) -> None:
+    """A webhook that notices an edit answers at once with the config it has; the new one is
+    parsed on another thread and swapped in whole."""
+    import os
+    import threading
+    import time
+
+    runtime = app.extensions["ivr"]
+    started, release = threading.Event(), threading.Event()
+    from ivr import runtime as runtime_module
+
+    real_load = runtime_module.load_config
+
+    def slow_load(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(5)  # a large hours file
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(runtime_module, "load_config", slow_load)
+    hours = config_dir / "hours.yaml"
+    hours.write_text(
+        hours.read_text().replace("closures: {}", "closures:\n  cn:\n    2026-11-23: Office move")
+    )
+    os.utime(hours, (time.time() + 5, time.time() + 5))
+    runtime.source._checked_at = 0.0
+    began = time.monotonic()
+    answer = Phone(app.test_client()).call()
+    assert time.monotonic() - began < 1.0 and started.wait(2)  # answered while the parse waits
+    assert "今天暂停服务" not in answer.text  # the old config, whole
+    release.set()
+    deadline = time.monotonic() + 5
+    while runtime.source._lock.locked() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "今天暂停服务" in Phone(app.test_client(), sid="after").call().text  # the new one, whole

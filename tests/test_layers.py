@@ -191,6 +191,9 @@ def test_ops_can_fix_a_wording_without_a_deploy(app: object, config_dir: Path) -
     os.utime(path, (time.time() + 5, time.time() + 5))
     runtime = app.extensions["ivr"]  # type: ignore[attr-defined]
     runtime.source._checked_at = 0.0
+    reload = runtime.refresh_soon()  # what the next webhook does: notice, parse off its path
+    assert reload is not None
+    reload.join(5)
     assert "您好，欢迎致电OK钱包。" in Phone(app.test_client()).call().text  # type: ignore[attr-defined]
 
 

@@ -89,7 +89,7 @@ def verify_signature() -> None:
         log.warning("rejected webhook with a malformed CallSid path=%s", req.path)
         abort(403)
     if "ivr" in app.extensions:
-        app.extensions["ivr"].refresh_config()
+        app.extensions["ivr"].refresh_soon()  # parsed off this request, swapped in whole
 
 
 @bp.teardown_request
