@@ -205,6 +205,7 @@ Index("ix_attempts_kind_subject_at", attempts.c.kind, attempts.c.subject, attemp
 Index("ix_calls_started_at", calls.c.started_at)
 Index("ix_cases_kind_status", cases.c.kind, cases.c.status)
 Index("ix_cases_created_at", cases.c.created_at)
+Index("ix_cases_call_sid", cases.c.call_sid)
 Index("ix_call_steps_created_at", call_steps.c.created_at)
 Index("ix_call_state_updated_at", call_state.c.updated_at)
 Index("ix_sms_outbox_status_next_try_at", sms_outbox.c.status, sms_outbox.c.next_try_at)

@@ -20,11 +20,13 @@ def record(connection: Connection, **values: Any) -> None:
 def due_for_retry(connection: Connection, now: datetime) -> list[dict[str, Any]]:
     """Failed texts whose next try has come."""
     rows = connection.execute(
-        select(sms_outbox).where(
+        select(sms_outbox)
+        .where(
             sms_outbox.c.status == "failed",
             sms_outbox.c.pending_body.is_not(None),
             sms_outbox.c.next_try_at <= now,
         )
+        .order_by(sms_outbox.c.id)  # oldest first, every time
     ).mappings()
     return [dict(row) for row in rows]
 

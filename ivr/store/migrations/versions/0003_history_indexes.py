@@ -19,6 +19,7 @@ INDEXES = {
     "ix_calls_started_at": ("calls", ["started_at"]),
     "ix_cases_kind_status": ("cases", ["kind", "status"]),
     "ix_cases_created_at": ("cases", ["created_at"]),
+    "ix_cases_call_sid": ("cases", ["call_sid"]),
     "ix_call_steps_created_at": ("call_steps", ["created_at"]),
     "ix_call_state_updated_at": ("call_state", ["updated_at"]),
     "ix_sms_outbox_status_next_try_at": ("sms_outbox", ["status", "next_try_at"]),
