@@ -55,9 +55,11 @@ def when_ready(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
+    """A worker ended (recycled, crashed, stopped): fold its metric files into the archive, so
+    /metrics does not slow down with every recycled worker."""
+    from ivr.web.metrics import archive_dead_worker
 
-    multiprocess.mark_process_dead(worker.pid)
+    archive_dead_worker(os.environ["PROMETHEUS_MULTIPROC_DIR"], worker.pid)
 
 
 def on_reload(server):

@@ -123,3 +123,26 @@ def test_a_config_reload_is_parsed_off_the_request_path(app: Any, config_dir: An
     while runtime.source._lock.locked() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert "今天暂停服务" in Phone(app.test_client(), sid="after").call().text  # the new one, whole
+
+
+def test_dead_workers_metric_files_fold_into_one_archive(tmp_path: Any) -> None:
+    """1,000 recycled workers leave one archive file, and /metrics adds up the same totals."""
+    import json
+
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.mmap_dict import MmapedDict
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from ivr.web.metrics import archive_dead_worker
+
+    key = json.dumps(["ivr_calls", "ivr_calls_total", {"region": "cn", "matched_by": "caller"}, "Calls."])
+    for pid in range(1000, 1100):
+        worker = MmapedDict(str(tmp_path / f"counter_{pid}.db"))
+        worker.write_value(key, 2.0, 0.0)
+        worker.close()
+    for pid in range(1000, 1100):
+        assert archive_dead_worker(str(tmp_path), pid) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_archive.db"]
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))  # type: ignore[no-untyped-call]
+    assert registry.get_sample_value("ivr_calls_total", {"region": "cn", "matched_by": "caller"}) == 200.0
