@@ -142,7 +142,7 @@ def store_name() -> str:
 
 @click.group(cls=IvrCommands)
 def main() -> None:
-    """OK Wallet runtime IVR."""
+    """OK Wallet hotline IVR."""
 
 
 @main.command()

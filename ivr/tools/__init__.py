@@ -1,0 +1,1 @@
+"""Tooling: the `ivr` command, the call simulator, scenarios and reports for ops."""
