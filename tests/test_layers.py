@@ -219,3 +219,13 @@ def test_a_regional_wording_with_other_placeholders_is_refused(
     result = CliRunner().invoke(cli, ["check"])
     assert result.exit_code == 1
     assert "regions.sg.prompts.zh-CN.switch_language: placeholders differ from zh-CN's {key}" in result.output
+
+
+def test_every_folder_is_a_package_that_says_what_it_owns() -> None:
+    """A plain `pip install .` finds only folders with an __init__ (the CLI lives in tools/)."""
+    for folder in {path.parent for path in PACKAGE.rglob("*.py")}:
+        if "migrations" in folder.parts:
+            continue
+        init = folder / "__init__.py"
+        assert init.exists(), f"{folder} has no __init__.py"
+        assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), f"{init} says nothing"
