@@ -62,9 +62,6 @@ class Menu:
     def target(self, key: str) -> str | None:
         return next((option.target for option in self.options if option.key == key), None)
 
-    def option_for(self, target: str) -> Option | None:
-        return next((option for option in self.options if option.target == target), None)
-
     def prompt_keys(self) -> tuple[str, ...]:
         keys = (*self.intro, *(self.retry_intro or ()), self.silence_prompt)
         return (*keys, *(option.prompt for option in self.options if option.prompt))
