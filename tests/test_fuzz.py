@@ -40,6 +40,8 @@ FIELDS = [
     "RecordingDuration",
     "RecordingStatus",
     "RecordingSid",
+    "SpeechResult",
+    "Confidence",
 ]
 VALUES = st.one_of(
     st.text(max_size=30),
@@ -72,6 +74,14 @@ VALUES = st.one_of(
             "99999999999999999999",
             "\x00",
             "🙂",
+            "我的钱包被偷了",
+            "lock my wallet",
+            "yes",
+            "不是",
+            "四四七四零零一二三四五六",
+            "0.12",
+            "1.0",
+            "NaN",
         ]
     ),
 )
@@ -81,6 +91,8 @@ QUERIES = st.fixed_dictionaries(
         "lang": st.sampled_from(["zh-CN", "zh-HK", "en-US", "en-GB", "xx", "", "zh-CN\n"]),
         "miss": st.sampled_from(["0", "1", "2", "3", "-5", "abc", "999999"]),
         "theft": st.sampled_from(["1", "0", ""]),
+        "confirm": st.sampled_from(["1", "3", "9", "*", "x", ""]),
+        "n": st.sampled_from(["1", "7", "1e3", "-1", "99999999999"]),
     },
 )
 VALID_SIDS = st.sampled_from(["CA" + "0" * 31 + "f", "CA" + "ab" * 16, "CA" + "F" * 32])

@@ -304,3 +304,13 @@ def test_the_simulator_takes_speech_and_the_texted_code(monkeypatch: pytest.Monk
     assert said[0]["said"] == "查询交易" and said[0]["matched"] == "main:transactions"
     assert any(step["verb"] == "Text" and "验证码" in step["body"] for step in data["steps"])
     assert any("已取消" in step["text"] for step in data["steps"] if step["verb"] == "Say")
+
+
+def test_a_confirmation_of_star_is_signed_as_sent(phone: Phone) -> None:
+    """`confirm=*` goes out as `%2A`: the signature is checked on the query as sent."""
+    uk = Phone(phone.client, caller=AMELIA, dialed=GB_LINE)
+    uk.call()
+    asked = uk.press("", SpeechResult="repeat that", Confidence="0.2")
+    assert "confirm=%2A" in asked.gather_action
+    again = uk.press("1")  # yes: the menu again
+    assert "For a forgotten username or password, press 1." in again.text

@@ -54,11 +54,11 @@ def twiml(response: VoiceResponse, status: int = 200) -> Response:
 
 
 def _signed_url(req: Request, public: str | None) -> str:
-    """The URL Twilio signed: the public base URL when set, since a proxy may rewrite ours."""
-    if not public:
-        return str(req.url)
+    """The URL Twilio signed: the public base URL when set, since a proxy may rewrite ours, and
+    the query string exactly as sent (werkzeug's `url` would decode `%2A` back to `*`)."""
     query = req.query_string.decode("latin-1")
-    return public.rstrip("/") + req.path + (f"?{query}" if query else "")
+    base = public.rstrip("/") + req.path if public else req.base_url
+    return base + (f"?{query}" if query else "")
 
 
 def signature_ok(check: SignatureCheck, url: str, form: Any, signature: str) -> bool:
