@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,6 +223,9 @@ def serve(host: str, port: int, dev: bool) -> None:
     except StartupError as error:
         raise click.ClickException(str(error)) from None
     configure()  # the same JSON log lines as production, on stderr
+    # werkzeug's own request lines carry whole URLs (a callback number rides on one): the IVR's
+    # JSON line per webhook says what a request line would, with numbers masked.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     click.echo(f"Serving the IVR on http://{host}:{port}/voice", err=True)
     run_simple(host, port, app, threaded=True)
 
