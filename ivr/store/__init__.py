@@ -139,8 +139,7 @@ class Store:
             with self.engine.begin() as connection:
                 yield connection
         except (OperationalError, ProgrammingError) as exc:
-            if isinstance(exc, ProgrammingError) or not isinstance(exc, StoreUnavailable):
-                self._ready = False  # a table gone (database recreated): look again next time
+            self._ready = False  # a table may be gone (database recreated): look again next time
             if exc.connection_invalidated or _is_connection_failure(exc):
                 self._down_until = time.monotonic() + STORE_DOWN_S
             raise

@@ -61,7 +61,8 @@ class DemoWallet:
             )
         self._seeded = True
 
-    def _read(self, query: Callable[..., Any], *args: Any) -> Any:
+    def _run(self, query: Callable[..., Any], *args: Any) -> Any:
+        """One query of `ivr.store.wallet` (a read or a write) in its own transaction."""
         self.seed()
         with self.store.begin() as connection:
             return query(connection, *args)
@@ -86,35 +87,35 @@ class DemoWallet:
         )
 
     def find_by_phone(self, phone: str) -> Account | None:
-        return self._account(self._read(tables.account_by_phone, phone))
+        return self._account(self._run(tables.account_by_phone, phone))
 
     def get_account(self, account: str) -> Account | None:
-        return self._account(self._read(tables.account, account))
+        return self._account(self._run(tables.account, account))
 
     def check_pin(self, account: str, pin: str) -> bool:
-        row = self._read(tables.account, account)
+        row = self._run(tables.account, account)
         typed = hash_pin(account, pin)  # hashed whether or not the account exists: same time
         return row is not None and hmac.compare_digest(row["pin_hash"], typed)
 
     def lock(self, account: str, reason: str) -> Account:
-        self._read(tables.lock, account, self.clock())
+        self._run(tables.lock, account, self.clock())
         found = self.get_account(account)
         if found is None:
             raise KeyError(account)
         return found
 
     def get_transaction(self, reference: str) -> Transaction | None:
-        return self._transaction(self._read(tables.transaction, reference))
+        return self._transaction(self._run(tables.transaction, reference))
 
     def cancel(self, reference: str) -> Transaction:
-        if not self._read(tables.cancel_pending, reference):
+        if not self._run(tables.cancel_pending, reference):
             raise NotCancellable(reference)
         found = self.get_transaction(reference)
         assert found is not None
         return found
 
     def open_dispute(self, reference: str, case_reference: str) -> Transaction:
-        self._read(tables.mark_disputed, reference)
+        self._run(tables.mark_disputed, reference)
         found = self.get_transaction(reference)
         if found is None:
             raise KeyError(reference)
