@@ -44,7 +44,8 @@ def reset(url: str) -> None:
 def ivr_servers(
     count: int, url: str, workers: int = 2, threads: int = 4, app: str = "wsgi:app"
 ) -> Iterator[list[str]]:
-    """`count` gunicorn servers of the IVR sharing the store at `url`."""
+    """`count` gunicorn servers of the IVR sharing the store at `url` (or of a yardstick `app`
+    from bench/, under the same server settings without the IVR's hooks)."""
     folder = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     env = {
         "TWILIO_AUTH_TOKEN": TOKEN,
@@ -60,13 +61,17 @@ def ivr_servers(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _config(app: str) -> str:
+    return "bench/gunicorn_plain.py" if app.startswith("bench.") else "gunicorn.conf.py"
+
+
 @contextmanager
 def _many(count: int, env: dict[str, str], workers: int, threads: int, app: str) -> Iterator[list[str]]:
     if count == 0:
         yield []
         return
     with (
-        gunicorn(env, workers=workers, threads=threads, app=app) as first,
+        gunicorn(env, workers=workers, threads=threads, app=app, config=_config(app)) as first,
         _many(count - 1, env, workers, threads, app) as rest,
     ):
         yield [first, *rest]

@@ -29,9 +29,10 @@ def gunicorn(
     threads: int = 4,
     app: str = "wsgi:app",
     started: list[subprocess.Popen[bytes]] | None = None,
+    config: str = "gunicorn.conf.py",
 ) -> Iterator[str]:
-    """Serve the IVR with gunicorn.conf.py on a free port; yields its base URL (and appends
-    the master process to `started`, for tests that signal it)."""
+    """Serve the IVR with gunicorn.conf.py (or another `config`) on a free port; yields its
+    base URL (and appends the master process to `started`, for tests that signal it)."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (a pipe would fill up and stall the server)
     process = subprocess.Popen(
@@ -41,7 +42,7 @@ def gunicorn(
             "gunicorn",
             app,
             "-c",
-            "gunicorn.conf.py",
+            config,
             "-b",
             f"127.0.0.1:{port}",
             "--workers",

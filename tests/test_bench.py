@@ -4,13 +4,18 @@ every simulated call comes from a new, valid number."""
 from __future__ import annotations
 
 import importlib
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import phonenumbers
 import pytest
+from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
 PUBLIC = "https://ivr.example.com"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_signature_floor_app_checks_what_the_ivr_checks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,3 +48,35 @@ def test_every_bench_call_comes_from_a_new_valid_number() -> None:
         assert phonenumbers.is_valid_number(parsed), raw
         regions.add(phonenumbers.region_code_for_number(parsed))
     assert len(regions) > 200  # callers from (nearly) every country phonenumbers supports
+
+
+def test_the_yardstick_apps_get_the_ivr_server_settings_without_its_speed_ups() -> None:
+    """bench/gunicorn_plain.py: the same worker settings as gunicorn.conf.py, and nothing of the
+    IVR imported (its preflight would turn on phonenumbers' pattern cache for every worker)."""
+    probe = (
+        "import runpy, sys; plain = runpy.run_path('bench/gunicorn_plain.py');"
+        "ivr = runpy.run_path('gunicorn.conf.py');"
+        "loaded = [m for m in sys.modules if m.startswith(('ivr.', 'phonenumbers'))];"
+        "print(sorted(set(loaded) - {'ivr.settings'}));"
+        "print(all(plain[k] == ivr[k] for k in plain['SETTINGS']))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (.ci/run installs Debian's wrk)")
+def test_wrk_sends_every_call_once_and_signed(tmp_path: Path) -> None:
+    """Every request wrk sends is a new call the IVR accepts: as many stored calls as requests."""
+    from bench.harness import ivr_servers
+    from bench.throughput import wrk
+
+    url = f"sqlite:///{tmp_path / 'wrk.sqlite3'}"
+    with ivr_servers(1, url, workers=1, threads=2) as (base,):
+        run = wrk(base, 1, 4)
+    assert run.errors == 0 and run.requests > 100
+    with create_engine(url).connect() as connection:
+        stored = connection.execute(text("SELECT count(*), count(DISTINCT sid) FROM calls")).one()
+    calls, distinct = stored
+    assert calls == distinct  # no call sent twice
+    assert run.requests <= calls <= run.requests + 4  # wrk counts only answers: 4 may be in flight at its end
