@@ -18,6 +18,7 @@ from typing import Any
 
 import phonenumbers
 
+from ivr.agentline import AgentLine
 from ivr.config import Config, ConfigError, Region, load_config
 from ivr.flows import GRAPH, PHRASE_KEYS, PROMPT_KEYS
 from ivr.flows.call import CARRIED, Call
@@ -35,6 +36,7 @@ log = logging.getLogger("ivr")
 
 Clock = Callable[[], datetime]
 CONFIG_FILES = ("regions.yaml", "hours.yaml")
+TWILIO_API_SECONDS = 2.0  # connect and read, for each request to Twilio's REST API
 CLOSURE_TTL = 1.0  # seconds a server trusts its last read of the emergency closures
 
 
@@ -256,6 +258,7 @@ class Runtime:
         wallet: Wallet,
         sms: SmsSender,
         secret: str,
+        line: AgentLine | None = None,
         background_journal: bool = True,
     ) -> None:
         self.source = source
@@ -280,6 +283,7 @@ class Runtime:
             states=self.states,
             digest=self.digest,
             events=self.events,
+            line=line or AgentLine(),
         )
 
     @property
@@ -480,6 +484,7 @@ def build_runtime(
 ) -> Runtime:
     """The runtime from settings: config, store, wallet back end and SMS sender, built once.
     Tests hand in fakes (a wallet, Twilio's HTTP client, a clock) through the same root."""
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
     from ivr.wallet.demo import DemoWallet
@@ -498,13 +503,16 @@ def build_runtime(
         wallet = DemoWallet(store, clock)
     client = None
     if settings.twilio_account_sid and settings.twilio_auth_token:
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=sms_http_client)
+        # A bounded wait: texts and the agents' leg are sent from inside webhooks.
+        http = sms_http_client or TwilioHttpClient(timeout=TWILIO_API_SECONDS)
+        client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
     return Runtime(
         source,
         store,
         clock,
         wallet=GuardedWallet(wallet),
         sms=SmsSender(store, client, settings.sms_from),
+        line=AgentLine(client),
         secret=settings.twilio_auth_token or "",
         background_journal=background_journal,
     )

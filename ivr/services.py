@@ -154,3 +154,4 @@ class Services:
     states: CallStates
     digest: Digest
     events: Any  # ivr.runtime.Events: what happened, for metrics and the call's journey
+    line: Any = None  # ivr.agentline.AgentLine: calls the IVR places itself (hold for agents)

@@ -1,8 +1,10 @@
 """Reaching a person, and every way that can end well when nobody answers.
 
-Open hours: `0` dials the region's hotline (or enqueues, in queue mode). When no agent can
-take the call (closed, busy, no answer, failed, a full queue) the caller hears why and is
-offered a callback (`1`) or a voicemail (`2`).
+Open hours: `0` dials the region's hotline (or enqueues, in queue mode). With Twilio's REST
+API configured, a dialing region's caller waits on hold instead (music, and the waiting
+menu's reminder that `3` locks a stolen wallet) while the IVR rings the hotline itself
+(`ivr.agentline`). When no agent can take the call (closed, busy, no answer, failed, a full
+queue) the caller hears why and is offered a callback (`1`) or a voicemail (`2`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.config import Region
 from ivr.flows import prompts
 from ivr.flows.call import Call
 from ivr.flows.graph import StoredTwiml, once
@@ -85,11 +88,103 @@ def agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
         if region.task_workflow:  # TaskRouter: the agent's screen shows the context
             enqueue.task(json.dumps({**agent_context(call), "queue": queue}, sort_keys=True))
         return response
+    if hold(call, response):
+        return response
     dial = response.dial(
         action=call.url("/voice/step/dial-result"), timeout=region.ring_timeout, caller_id=call.route.caller
     )
     dial.number(region.hotline, url=whisper_url(call))
     return response
+
+
+def hold(call: Call, response: VoiceResponse) -> bool:
+    """Put the caller on hold in a queue of their own and ring the hotline through the REST
+    API; False (nothing added) when that is not configured or Twilio refused the call."""
+    line = call.services.line
+    if line is None or not line.available:
+        return False
+    dialed, ours = call.params.get("To", ""), call.region.numbers
+    if dialed not in ours and ours:  # the leg comes from our own number for the region
+        dialed = ours[0]
+    if not dialed.startswith("+"):
+        return False
+    for_caller = {"for": call.sid}  # `for` is a keyword: the agents' leg names its caller
+    leg = line.ring(
+        to=call.region.hotline,
+        from_=dialed,
+        url=call.absolute(call.url("/voice/step/hold-answer", about=whisper_about(call), **for_caller)),
+        status_callback=call.absolute(call.url("/voice/step/hold-status", **for_caller)),
+        timeout=call.region.ring_timeout,
+    )
+    if leg is None:
+        return False
+    call.remember(
+        queued_at=call.now.isoformat(),
+        hold_leg=leg,
+        hold_region=call.region.code,
+        hold_missed=call.absolute(call.url("/voice/step/hold-missed")),
+    )
+    response.enqueue(
+        hold_queue(call.sid),
+        action=call.url("/voice/step/queue-result"),
+        wait_url=call.url("/voice/step/queue-wait"),
+        wait_url_method="POST",
+    )
+    return True
+
+
+def hold_queue(caller_sid: str) -> str:
+    """The caller's own queue: the agent's leg bridges exactly this caller."""
+    return f"hold-{caller_sid}"
+
+
+def _held(call: Call) -> tuple[str, dict[str, object]]:
+    """For the agents' leg: the caller it is for, and what their call remembers."""
+    caller = call.params.get("for", "")
+    if not (caller.startswith("CA") and len(caller) == 34):
+        return caller, {}
+    return caller, call.services.states.load(caller)
+
+
+def hold_answer(call: Call) -> VoiceResponse:
+    """The agents' leg was answered: the whisper, then the caller on hold; or, when the caller
+    has left meanwhile (or this leg is not theirs), say so to the agent and hang up."""
+    caller, held = _held(call)
+    region = call.config.regions.get(str(held.get("hold_region", "")))
+    if held.get("hold_leg") != call.sid or region is None:
+        agents = (region or call.region).languages[0]
+        response = VoiceResponse()
+        call.say(response, call.line("whisper_caller_gone", agents), language=agents)
+        response.hangup()
+        return response
+    response = whisper(call, region)
+    response.dial().queue(hold_queue(caller))
+    return response
+
+
+def hold_status(call: Call) -> VoiceResponse:
+    """The agents' leg ended. Unanswered (busy, no answer, failed) while the caller still
+    waits: take the caller from the music to the offer, saying why."""
+    caller, held = _held(call)
+    status = call.params.get("CallStatus", "")
+    if held.get("hold_leg") == call.sid and status in DIAL_OUTCOMES:
+        call.services.states.save(caller, {**held, "hold_leg": None, "hold_result": status}, call.now)
+        call.services.line.redirect(caller, str(held["hold_missed"]))
+    return VoiceResponse()
+
+
+def hold_missed(call: Call) -> VoiceResponse:
+    """Where the caller goes when the hotline did not answer their hold."""
+    status = str(call.state.get("hold_result", ""))
+    return no_agent(call, (call.line(DIAL_OUTCOMES.get(status, "agents_failed")),))
+
+
+def end_hold(call: Call) -> None:
+    """The caller left the hold (a key, or hung up): stop ringing the agents for them."""
+    leg = call.state.get("hold_leg")
+    if leg:
+        call.remember(hold_leg=None)
+        call.services.line.hang_up(str(leg))
 
 
 def agent_context(call: Call) -> dict[str, str]:
@@ -104,19 +199,23 @@ def agent_context(call: Call) -> dict[str, str]:
     }
 
 
+def whisper_about(call: Call) -> str:
+    """The agent context as one short query value: topic.reference.verified."""
+    context = agent_context(call)
+    return ".".join(context[k] for k in ("topic", "reference", "verified"))
+
+
 def whisper_url(call: Call) -> str:
     """`<Number url>`: Twilio plays this to the agent who answers, before connecting."""
-    context = agent_context(call)
-    return call.url(
-        "/voice/step/whisper", about=".".join(context[k] for k in ("topic", "reference", "verified"))
-    )
+    return call.url("/voice/step/whisper", about=whisper_about(call))
 
 
-def whisper(call: Call) -> VoiceResponse:
-    """What the agent hears on picking up, in the region's first language (the agents')."""
+def whisper(call: Call, region: Region | None = None) -> VoiceResponse:
+    """What the agent hears on picking up, in the first language of the caller's `region`
+    (the agents')."""
     topic, _, rest = call.params.get("about", "none..0").partition(".")
     reference, _, verified = rest.partition(".")
-    agents = call.region.languages[0]
+    agents = (region or call.region).languages[0]
     lines = [call.line("whisper_intro", agents)]
     lines.append(call.line(f"whisper_topic_{topic if topic in TOPICS else 'none'}", agents))
     if reference.isdigit() and len(reference) == 8:
@@ -311,7 +410,7 @@ def recording(call: Call) -> VoiceResponse:
 def queue_wait(call: Call) -> VoiceResponse:
     """Twilio's waitUrl: position (never higher than last said), the average wait, hold music."""
     lines = []
-    if call.region.queue_updates:
+    if call.region.queue and call.region.queue_updates:  # on hold, the caller's queue is their own
         reported = count(call.params.get("QueuePosition"))
         average = count(call.params.get("AvgQueueTime"))
         if reported:
@@ -353,11 +452,12 @@ def stay_in_queue(call: Call) -> VoiceResponse:
 
 
 def queue_result(call: Call) -> VoiceResponse:
-    """The <Enqueue> action: why the caller left the queue."""
+    """The <Enqueue> action: why the caller left the queue (or their hold)."""
     result = call.params.get("QueueResult", "")
     if result == "bridged":
         return goodbye(call)
-    if result == "hangup":
+    end_hold(call)
+    if result in ("hangup", "redirected"):  # a redirect runs its own URL
         return VoiceResponse()
     if result == "leave" and call.state.get("leave_for") in ("callback", LOCKDOWN, "main"):
         return call.graph.steps[call.state["leave_for"]](call)
@@ -386,6 +486,9 @@ STEPS = {
     "queue.main": leave_queue_to_main,
     "queue.stay": stay_in_queue,
     "queue-result": queue_result,
+    "hold-answer": hold_answer,
+    "hold-status": hold_status,
+    "hold-missed": hold_missed,
     **CALLBACK_NUMBER.steps,
     **VOICEMAIL_NUMBER.steps,
 }

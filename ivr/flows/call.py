@@ -185,6 +185,10 @@ class Call:
         values.update({k: str(v) for k, v in query.items() if v is not None})
         return f"{path}?{urlencode(values)}"
 
+    def absolute(self, url: str) -> str:
+        """`url` (from `url`) as Twilio's REST API needs it: on the base URL Twilio calls."""
+        return self.params.get("_base", "") + url
+
     def switch_language(self, language: str) -> None:
         """The caller chose `language`: every later prompt, text and the call's record use it."""
         self.language = language

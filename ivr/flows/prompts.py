@@ -108,6 +108,7 @@ FIXED_PROMPTS = frozenset(
         "whisper_verified",
         "whisper_unverified",
         "whisper_language",
+        "whisper_caller_gone",
         "language_zh-CN",
         "language_zh-HK",
         "language_en-US",

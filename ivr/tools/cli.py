@@ -349,6 +349,12 @@ def wallet_txn(reference: str, as_json: bool) -> None:
     help="How a queue wait ends (unless the caller leaves).",
 )
 @click.option(
+    "--hold",
+    is_flag=True,
+    help="Play Twilio's REST API in-process, as a server with TWILIO_ACCOUNT_SID: a dialing region's "
+    "caller waits on hold (music, 3 to lock) while the IVR rings the agents (in-process only).",
+)
+@click.option(
     "--url",
     help="A running server's base URL (http://127.0.0.1:5000; a URL ending in /voice is taken as its "
     "base); requests are signed with TWILIO_AUTH_TOKEN.",
@@ -361,6 +367,7 @@ def call(
     keys: str | None,
     dial_status: str,
     queue_result: str,
+    hold: bool,
     url: str | None,
     as_json: bool,
 ) -> None:
@@ -386,6 +393,8 @@ def call(
         if url:
             if instant is not None:
                 raise click.UsageError("--at needs the in-process simulator: a server keeps its own clock")
+            if hold:
+                raise click.UsageError("--hold needs the in-process simulator: a server calls Twilio itself")
             transcript = Simulator(
                 signed_transport(url, _token(), _http_send),
                 caller,
@@ -407,6 +416,7 @@ def call(
                 queue_result,
                 on_step=printer,
                 keypad=keypad,
+                hold=hold,
             )
             transcript = outcome.transcript
             extra = {
@@ -545,6 +555,7 @@ def scenarios_run(paths: tuple[Path, ...]) -> None:
                 scenario.keys,
                 scenario.dial_status,
                 scenario.queue_result,
+                hold=scenario.hold,
             )
             problems = scenario_module.check(scenario, outcome)
             name = scenario.name

@@ -42,6 +42,7 @@ class Scenario(BaseModel):
     keys: list[str] = []
     dial_status: str = "completed"
     queue_result: str = "bridged"
+    hold: bool = False  # as a server with TWILIO_ACCOUNT_SID: on hold while the IVR rings agents
     expect: Expectations
 
     @field_validator("at")
@@ -87,12 +88,17 @@ def simulate(
     queue_result: str = "bridged",
     on_step: Any = None,
     keypad: Any = None,
+    hold: bool = False,
 ) -> Outcome:
-    """One call in-process on a scratch store with a fresh demo wallet; nothing real changes."""
+    """One call in-process on a scratch store with a fresh demo wallet; nothing real changes.
+    `hold`: Twilio's REST API played in-process (`LocalTwilio`), so a dialing region's caller
+    waits on hold while the IVR rings the agents, as with TWILIO_ACCOUNT_SID set."""
     from ivr import DEV_TOKEN, create_app
     from ivr.runtime import system_clock
     from ivr.store.cases import list_cases
-    from ivr.tools.simulator import Probe, signed_transport
+    from ivr.tools.simulator import LocalTwilio, Probe, signed_transport
+
+    twilio = LocalTwilio() if hold else None
 
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:
         app = create_app(
@@ -104,7 +110,8 @@ def simulate(
                 "JOURNAL_BACKGROUND": False,
                 "PUBLIC_URL": None,
                 "WALLET_URL": None,
-                "TWILIO_ACCOUNT_SID": None,
+                "TWILIO_ACCOUNT_SID": LocalTwilio.ACCOUNT if twilio else None,
+                "SMS_HTTP_CLIENT": twilio,
                 "CLOCK": (lambda: at) if at else system_clock,
             }
         )
@@ -131,6 +138,7 @@ def simulate(
             queue_result,
             on_step=on_step,
             probe=Probe(runtime.sms.outbox, last_choice),
+            twilio=twilio,
         )
         try:
             transcript = simulator.run()

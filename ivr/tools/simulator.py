@@ -7,14 +7,19 @@ over HTTP. It never needs a phone, a Twilio account or the internet.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import re
 import secrets
 import xml.etree.ElementTree as ET
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from twilio.http import HttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
 # (path or URL, form) -> (status code, body)
@@ -62,6 +67,34 @@ HINTS = {
     404: " (no such path: give the server's base URL, e.g. http://127.0.0.1:5000)",
     413: " (the request was too large)",
 }
+
+
+class LocalTwilio(HttpClient):  # type: ignore[misc]
+    """Twilio's REST API as the in-process simulator plays it (twilio's own HTTP seam): the
+    calls the IVR places (the agents' leg of a hold) and its changes to calls are recorded for
+    the simulator to act on, texts are accepted. Nothing leaves the machine."""
+
+    ACCOUNT = "AC" + "0" * 32
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("ivr.simulator"), False)
+        self.placed: list[dict[str, Any]] = []
+        self.updates: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def request(self, method: str, uri: str, params: Any = None, data: Any = None, **_: Any) -> Response:
+        fields, path = dict(data or {}), urlsplit(uri).path
+        if path.endswith("/Calls.json"):
+            sid = "CA" + secrets.token_hex(16)
+            self.placed.append({**fields, "Sid": sid})
+            return Response(201, json.dumps({"sid": sid, "status": "queued"}))
+        if "/Calls/" in path:
+            sid = path.rsplit("/", 1)[1].removesuffix(".json")
+            self.updates[sid].append(fields)
+            return Response(200, json.dumps({"sid": sid, "status": "in-progress"}))
+        if path.endswith("/Messages.json"):
+            sid = "SM" + secrets.token_hex(16)
+            return Response(201, json.dumps({"sid": sid, "status": "queued", "to": fields.get("To")}))
+        return Response(404, json.dumps({"code": 20404, "message": "not simulated", "status": 404}))
 
 
 class SimulationError(Exception):
@@ -116,6 +149,7 @@ class Simulator:
     call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
     on_step: Callable[[dict[str, Any]], None] | None = None
     probe: Probe | None = None
+    twilio: LocalTwilio | None = None  # Twilio's REST API, when the app was given it
     transcript: Transcript = field(default_factory=Transcript)
     _requests: int = 0
     _silent: int = 0
@@ -141,7 +175,10 @@ class Simulator:
 
     # --- requests ----------------------------------------------------------------------------
 
-    def _post(self, url: str, extra: dict[str, str], parse: bool = True) -> ET.Element:
+    def _post(
+        self, url: str, extra: dict[str, str], parse: bool = True, as_call: dict[str, str] | None = None
+    ) -> ET.Element:
+        """POST a webhook of this call (or of the call `as_call` names: the agents' leg)."""
         self._requests += 1
         if self._requests > MAX_REQUESTS:
             raise SimulationError(f"more than {MAX_REQUESTS} webhooks in one call: the flow is stuck")
@@ -152,6 +189,7 @@ class Simulator:
             "To": self.dialed,
             "Direction": "inbound",
             "CallStatus": "in-progress",
+            **(as_call or {}),
             **extra,
         }
         status, body = self.transport(url, form)
@@ -362,11 +400,50 @@ class Simulator:
             )
             if self._follow(wait, in_queue=True) == "leave":
                 result = "leave"
+        if result != "leave" and self.twilio is not None:
+            moved = self._agents_leg()
+            if moved == "bridged":
+                result = "bridged"
+            elif moved is not None:  # the IVR took the caller off hold
+                self._record({"verb": "Enqueue", "queue": queue, "result": "redirected"})
+                return self._post(moved, {})
         self._record({"verb": "Enqueue", "queue": queue, "result": result})
         action = verb.get("action")
         if not action:
             return "stop"
         return self._post(action, {"QueueResult": result, "QueueTime": "30"})
+
+    def _agents_leg(self) -> str | None:
+        """Twilio's part of a hold: the leg the IVR placed rings the agents and ends as
+        `dial_status` says. Answered: the agent hears the whisper and is bridged ("bridged").
+        Not: its status callback, after which the IVR moves the caller on (that URL)."""
+        assert self.twilio is not None
+        waiting = [leg for leg in self.twilio.placed if not leg.get("rung")]
+        if not waiting:
+            return None
+        leg = waiting[-1]
+        leg["rung"] = True
+        if any(change.get("Status") == "completed" for change in self.twilio.updates[leg["Sid"]]):
+            return None  # the IVR hung it up already
+        self.transcript.dialed.append(leg["To"])
+        self._record(
+            {
+                "verb": "Dial",
+                "numbers": [leg["To"]],
+                "status": self.dial_status,
+                "caller_id": leg["From"],
+                "timeout": str(leg.get("Timeout", "")),
+            }
+        )
+        identity = {"CallSid": leg["Sid"], "From": leg["From"], "To": leg["To"], "Direction": "outbound-api"}
+        if self.dial_status == "completed":
+            answer = self._post(leg["Url"], {}, as_call=identity)
+            whisper = " ".join((say.text or "").strip() for say in answer.iter("Say"))
+            self._record({"verb": "Whisper", "text": f"the agent hears: {whisper}"})
+            return "bridged"
+        self._post(leg["StatusCallback"], {"CallStatus": self.dial_status}, parse=False, as_call=identity)
+        moves = [change["Url"] for change in self.twilio.updates[self.call_sid] if change.get("Url")]
+        return moves[-1] if moves else None
 
     def _recording(self, verb: ET.Element) -> ET.Element | str | None:
         seconds = "12"

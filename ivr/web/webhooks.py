@@ -126,7 +126,7 @@ def observe(response: Response) -> Response:
 
 
 # What our own action URLs carry (signed by Twilio with the URL): see `Call.url`.
-QUERY_FLAGS = ("lang", "theft", "miss", "n", "about", "cb", "confirm")
+QUERY_FLAGS = ("lang", "theft", "miss", "n", "about", "cb", "confirm", "for")
 
 
 def current_call() -> Call:
@@ -142,6 +142,7 @@ def _params() -> dict[str, str]:
     if req.query_string:
         params.update({k: v[:64] for k, v in req.args.items() if k in QUERY_FLAGS})
     params["_request"] = req.full_path[:200]
+    params["_base"] = (current_app.config.get("PUBLIC_URL") or req.host_url).rstrip("/")  # for the REST API
     return params
 
 
