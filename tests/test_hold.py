@@ -181,3 +181,24 @@ def test_a_leg_for_no_waiting_caller_only_says_so(held_app: Flask, api: FakeCall
 def test_the_fraud_desk_is_still_dialed_after_a_lockdown(held_app: Flask, api: FakeCallsApi) -> None:
     answer = uk_caller(held_app, twilio_sid("theft")).keys("3", "1")
     assert answer.dialed == ["+442079460001"] and api.requests[-1][0].endswith("Messages.json")
+
+
+def test_a_retried_0_rings_the_agents_once(held_app: Flask, api: FakeCallsApi) -> None:
+    caller = uk_caller(held_app)
+    first = caller.keys("0")
+    again = caller.retry()  # Twilio sends the same webhook again
+    assert again.raw == first.raw and len(api.requests) == 1
+
+
+def test_back_to_the_main_menu_and_0_again_rings_a_new_leg_after_ending_the_first(
+    held_app: Flask, api: FakeCallsApi
+) -> None:
+    caller = uk_caller(held_app)
+    enqueue = caller.keys("0").first("Enqueue")
+    caller.twiml(enqueue.get("waitUrl", ""), QueuePosition="1")
+    caller.press("8")
+    menu = caller.twiml(enqueue.get("action", ""), QueueResult="leave")
+    assert "press 0" in menu.text
+    assert api.updates(LEG) == [{"Status": "completed"}]
+    caller.press("0")
+    assert [uri for uri, _ in api.requests].count(CALLS + ".json") == 2

@@ -109,14 +109,21 @@ def hold(call: Call, response: VoiceResponse) -> bool:
     if not dialed.startswith("+"):
         return False
     for_caller = {"for": call.sid}  # `for` is a keyword: the agents' leg names its caller
-    leg = line.ring(
-        to=call.region.hotline,
-        from_=dialed,
-        url=call.absolute(call.url("/voice/step/hold-answer", about=whisper_about(call), **for_caller)),
-        status_callback=call.absolute(call.url("/voice/step/hold-status", **for_caller)),
-        timeout=call.region.ring_timeout,
-    )
-    if leg is None:
+
+    def ring() -> str:
+        placed = line.ring(
+            to=call.region.hotline,
+            from_=dialed,
+            url=call.absolute(call.url("/voice/step/hold-answer", about=whisper_about(call), **for_caller)),
+            status_callback=call.absolute(call.url("/voice/step/hold-status", **for_caller)),
+            timeout=call.region.ring_timeout,
+        )
+        return placed or ""
+
+    # A webhook Twilio sends twice rings the agents once (and holds the caller in the same way).
+    key = f"hold|{call.params.get('_request', '')}"
+    leg = call.services.states.once(call.sid, key, call.now, ring) if call.sid else ring()
+    if not leg:
         return False
     call.remember(
         queued_at=call.now.isoformat(),
