@@ -90,13 +90,22 @@ class Client:
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Twilio-Signature": validator.compute_signature(PUBLIC + path, form),
         }
-        try:
-            self.connection.request("POST", path, body=body, headers=headers)
-            response = self.connection.getresponse()
-            return response.status, response.read().decode()
-        except (OSError, http.client.HTTPException):
-            self.connection.close()
-            return 599, ""
+        for attempt in (1, 2):
+            try:
+                self.connection.request("POST", path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                return response.status, response.read().decode()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed a keep-alive connection that sat idle past its keepalive
+                # (5 s) before reading this request: reconnect and send it again, as HTTP
+                # clients (Twilio's too) do. Our webhooks replay a repeat in any case.
+                self.connection.close()
+                if attempt == 2:
+                    return 599, ""
+            except (OSError, http.client.HTTPException):
+                self.connection.close()
+                return 599, ""
+        return 599, ""
 
     def close(self) -> None:
         self.connection.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench.harness import (
     PUBLIC,
@@ -46,6 +46,22 @@ KINDS = {  # journey: (keys, the case it must store)
 }
 
 
+def deadlocks(url: str) -> int:
+    """Deadlocks PostgreSQL has detected in the bench's database so far (0 for SQLite)."""
+    if not url.startswith("postgresql"):
+        return 0
+    store = Store(url)
+    try:
+        [row] = store.all(
+            select(text("deadlocks"))
+            .select_from(text("pg_stat_database"))
+            .where(text("datname = current_database()"))
+        )
+        return int(row["deadlocks"])
+    finally:
+        store.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--journeys", type=int, default=200)
@@ -63,6 +79,7 @@ def main() -> int:
     errors: list[str] = []
     lock = threading.Lock()
     plan = list(itertools.islice(itertools.cycle(KINDS), args.journeys))
+    deadlocks_before = deadlocks(url)
     with ivr_servers(2, url) as servers:
         local = threading.local()
 
@@ -113,6 +130,8 @@ def main() -> int:
             list(pool.map(journey, range(args.journeys)))
         elapsed = time.perf_counter() - started
         server_p99, counted = server_p99_ms(servers, baseline)
+    time.sleep(1.5)  # PostgreSQL publishes its statistics within a second
+    deadlocked = deadlocks(url) - deadlocks_before if url.startswith("postgresql") else 0
     store = Store(url)
     rows = store.all(select(cases.c.kind, func.count().label("n")).group_by(cases.c.kind))
     stored = Counter({row["kind"]: row["n"] for row in rows})
@@ -120,14 +139,15 @@ def main() -> int:
     expected = Counter(KINDS[kind][1] for kind in plan if KINDS[kind][1])
     once = stored == expected
     p50, p99 = percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000
-    ok = not errors and once and server_p99 <= 50
+    ok = not errors and once and server_p99 <= 50 and not deadlocked
     for error in errors[:5]:
         print("  error:", error)
     print(
         f"journeys: {args.journeys} journeys ({', '.join(f'{k} {v}' for k, v in Counter(plan).items())}), "
         f"{len(latencies)} webhooks over 2 servers in {elapsed:.1f} s, {args.callers} callers at once "
         f"({args.think:g} s between webhooks); "
-        f"errors {len(errors)}; cases stored {dict(stored)} (expected {dict(expected)}); "
+        f"errors {len(errors)}; deadlocks {deadlocked} (pg_stat_database); "
+        f"cases stored {dict(stored)} (expected {dict(expected)}); "
         f"server-side p99 <= {server_p99:.0f} ms over {counted} webhooks (target < 50); "
         f"client-side p50 {p50:.1f} ms, p99 {p99:.1f} ms {'PASS' if ok else 'FAIL'}"
     )

@@ -4,15 +4,19 @@ every simulated call comes from a new, valid number."""
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import phonenumbers
 import pytest
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
+
+from tests.conftest import POSTGRES_SKIP
 
 PUBLIC = "https://ivr.example.com"
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,3 +84,45 @@ def test_wrk_sends_every_call_once_and_signed(tmp_path: Path) -> None:
     calls, distinct = stored
     assert calls == distinct  # no call sent twice
     assert run.requests <= calls <= run.requests + 4  # wrk counts only answers: 4 may be in flight at its end
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("IVR_TEST_POSTGRES_URL"), reason=POSTGRES_SKIP)
+def test_the_journeys_bench_sees_a_deadlock() -> None:
+    """bench/journeys.py's deadlock count reads PostgreSQL's own counter: two transactions that
+    take two rows in opposite orders move it."""
+    import threading
+
+    from bench.journeys import deadlocks
+
+    url = os.environ["IVR_TEST_POSTGRES_URL"]
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS bench_deadlock"))
+        connection.execute(text("CREATE TABLE bench_deadlock (id int PRIMARY KEY, n int)"))
+        connection.execute(text("INSERT INTO bench_deadlock VALUES (1, 0), (2, 0)"))
+    before = deadlocks(url)
+    both = threading.Barrier(2)
+    failures: list[str] = []
+
+    def update(first: int, second: int) -> None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"UPDATE bench_deadlock SET n = n + 1 WHERE id = {first}"))
+                both.wait()
+                connection.execute(text(f"UPDATE bench_deadlock SET n = n + 1 WHERE id = {second}"))
+        except Exception as exc:
+            failures.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=update, args=order) for order in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert failures == ["OperationalError"]  # PostgreSQL broke the cycle by failing one
+    for _ in range(30):  # its statistics are published within a second or so
+        if deadlocks(url) > before:
+            break
+        time.sleep(0.1)
+    assert deadlocks(url) == before + 1
