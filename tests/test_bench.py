@@ -14,6 +14,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import POSTGRES_SKIP
@@ -96,7 +97,7 @@ def test_the_journeys_bench_sees_a_deadlock() -> None:
     from bench.journeys import deadlocks
 
     url = os.environ["IVR_TEST_POSTGRES_URL"]
-    engine = create_engine(url)
+    engine = create_engine(url, poolclass=NullPool)  # every connection closed when released
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS bench_deadlock"))
         connection.execute(text("CREATE TABLE bench_deadlock (id int PRIMARY KEY, n int)"))
@@ -114,12 +115,16 @@ def test_the_journeys_bench_sees_a_deadlock() -> None:
         except Exception as exc:
             failures.append(type(exc).__name__)
 
-    threads = [threading.Thread(target=update, args=order) for order in ((1, 2), (2, 1))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    engine.dispose()
+    try:
+        threads = [threading.Thread(target=update, args=order) for order in ((1, 2), (2, 1))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        with engine.begin() as connection:  # the store's own schema tests see only its tables
+            connection.execute(text("DROP TABLE IF EXISTS bench_deadlock"))
+        engine.dispose()
     assert failures == ["OperationalError"]  # PostgreSQL broke the cycle by failing one
     for _ in range(30):  # its statistics are published within a second or so
         if deadlocks(url) > before:
