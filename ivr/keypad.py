@@ -1,4 +1,4 @@
-"""What Twilio posts as numbers: keys pressed, counts and durations, read strictly.
+"""What Twilio posts as numbers: keys pressed, counts and durations, call SIDs, read strictly.
 
 `str.isdigit()` is true for '²' and '٣', which `int()` then refuses or reads as another
 number: every count and every typed digit in the IVR goes through these two helpers.
@@ -10,6 +10,8 @@ import re
 
 _COUNT = re.compile(r"[0-9]{1,9}")
 _NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
+# Twilio's call SIDs: "CA" and 32 hex digits. Anything else never reaches a flow or the store.
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 
 
 def count(text: str | None, *, default: int | None = None) -> int | None:

@@ -8,10 +8,11 @@ import hmac
 import secrets as random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ivr.agentline import AgentLine
 from ivr.store import Store, limits, steps
 from ivr.store import cases as case_rows
 from ivr.store import secrets as secret_rows
@@ -154,4 +155,4 @@ class Services:
     states: CallStates
     digest: Digest
     events: Any  # ivr.runtime.Events: what happened, for metrics and the call's journey
-    line: Any = None  # ivr.agentline.AgentLine: calls the IVR places itself (hold for agents)
+    line: AgentLine = field(default_factory=AgentLine)  # calls the IVR places itself (hold)

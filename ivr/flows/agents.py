@@ -21,7 +21,7 @@ from ivr.flows.call import Call
 from ivr.flows.graph import StoredTwiml, once
 from ivr.flows.identify import number_entry
 from ivr.flows.menu import Menu, Option, present
-from ivr.keypad import count
+from ivr.keypad import CALL_SID, count
 from ivr.routing.regions import callback_allowed
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
@@ -101,7 +101,7 @@ def hold(call: Call, response: VoiceResponse) -> bool:
     """Put the caller on hold in a queue of their own and ring the hotline through the REST
     API; False (nothing added) when that is not configured or Twilio refused the call."""
     line = call.services.line
-    if line is None or not line.available:
+    if not line.available:
         return False
     dialed, ours = call.params.get("To", ""), call.region.numbers
     if dialed not in ours and ours:  # the leg comes from our own number for the region
@@ -148,7 +148,7 @@ def hold_queue(caller_sid: str) -> str:
 def _held(call: Call) -> tuple[str, dict[str, object]]:
     """For the agents' leg: the caller it is for, and what their call remembers."""
     caller = call.params.get("for", "")
-    if not (caller.startswith("CA") and len(caller) == 34):
+    if not CALL_SID.fullmatch(caller):
         return caller, {}
     return caller, call.services.states.load(caller)
 

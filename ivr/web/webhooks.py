@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr import flows
 from ivr.flows import GRAPH
 from ivr.flows.call import Call
+from ivr.keypad import CALL_SID
 from ivr.routing.regions import mask
 from ivr.runtime import Runtime
 from ivr.wallet.guard import end_budget, start_budget
@@ -38,8 +38,6 @@ FALLBACK_APOLOGY = (
 
 # Bodies over this are refused (413) before a byte is read: Twilio's forms are ~2 KiB.
 MAX_BODY_BYTES = 64 * 1024
-# Twilio's call SIDs: "CA" and 32 hex digits. Anything else never reaches a flow or the store.
-CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 
 bp = Blueprint("voice", __name__)
 
