@@ -34,17 +34,23 @@ FIELDS = (
 ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def _plain(message: str) -> str:
+    """Without the colours werkzeug gives its lines."""
+    return ANSI_ESCAPES.sub("", message) if "\x1b" in message else message
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": ANSI_ESCAPES.sub("", record.getMessage()),  # werkzeug colours its lines
+            "message": _plain(record.getMessage()),
         }
+        given = record.__dict__  # what `extra=` set
         for name in FIELDS:
-            if hasattr(record, name):
-                data[name] = getattr(record, name)
+            if name in given:
+                data[name] = given[name]
         if record.exc_info:
             data["error"] = self.formatException(record.exc_info)
         elif record.exc_text:
