@@ -59,35 +59,28 @@ def _signed_url(req: Request, public: str | None) -> str:
     return base + (f"?{query}" if query else "")
 
 
-def signature_ok(check: SignatureCheck, url: str, form: Any, signature: str) -> bool:
-    """Twilio's check (`ivr.web.signature`)."""
-    return check.ok(url, form, signature)
-
-
 @bp.before_request
 def verify_signature() -> None:
     """Refuse an oversized body unread (413), then any webhook without a valid
     X-Twilio-Signature or with a CallSid that is not Twilio's (403)."""
     g.started = time.perf_counter()
     g.wallet_budget = start_budget()
-    g.now = current_app.extensions["ivr"].now()  # this webhook's instant, for everything it stores
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    core: Runtime = app.extensions["ivr"]
+    g.now = core.now()  # this webhook's instant, for everything it stores
     req = request._get_current_object()  # type: ignore[attr-defined]
     if req.content_length is not None and req.content_length > MAX_BODY_BYTES:
         log.warning("refused oversized webhook path=%s bytes=%s", req.path, req.content_length)
         abort(413)
-    validator = app.extensions["ivr.validator"]
+    check: SignatureCheck = app.extensions["ivr.validator"]
     signature = req.headers.get("X-Twilio-Signature", "")
-    if not signature or not signature_ok(
-        validator, _signed_url(req, app.config.get("PUBLIC_URL")), req.form, signature
-    ):
+    if not signature or not check.ok(_signed_url(req, app.config.get("PUBLIC_URL")), req.form, signature):
         log.warning("rejected unsigned webhook path=%s", req.path)
         abort(403)
     if not CALL_SID.fullmatch(req.form.get("CallSid", "")):
         log.warning("rejected webhook with a malformed CallSid path=%s", req.path)
         abort(403)
-    if "ivr" in app.extensions:
-        app.extensions["ivr"].refresh_soon()  # parsed off this request, swapped in whole
+    core.refresh_soon()  # a config edit is parsed off this request and swapped in whole
 
 
 @bp.teardown_request
