@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
+from flask import Flask, Response
 
 from ivr.store import Store
 from ivr.wallet import NotCancellable, Wallet, WalletError
 from ivr.wallet.demo import DemoWallet
-from ivr.wallet.http import HttpWallet
+from ivr.wallet.http import MAX_BODY_BYTES, HttpWallet
 from tests.wallet_server import TOKEN, serving, wallet_api
 
 
@@ -109,6 +111,28 @@ def test_http_adapter_times_out_after_its_limit(tmp_path: Path) -> None:
         with pytest.raises(WalletError, match=r"no answer within 0\.2 s"):
             wallet.find_by_phone("+8613800138000")
         assert time.monotonic() - started < 0.9
+
+
+def test_http_adapter_says_the_same_when_the_socket_times_out_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket's own timeout in the request thread can beat the deadline by a hair; the
+    caller's log then said 'ReadTimeout' one run in a few and 'no answer' the rest."""
+    wallet = HttpWallet("http://127.0.0.1:9", TOKEN, timeout=0.2)
+
+    def socket_timeout(*args: Any) -> tuple[int, bytes]:
+        raise requests.ReadTimeout("read timed out")
+
+    monkeypatch.setattr(wallet, "_request", socket_timeout)
+    with pytest.raises(WalletError, match=r"^GET /accounts: no answer within 0\.2 s$"):
+        wallet.find_by_phone("+8613800138000")
+
+
+def test_http_adapter_refuses_an_answer_over_its_size_cap() -> None:
+    huge = Flask("huge")
+    huge.add_url_rule("/accounts", "accounts", lambda: Response(b"[" + b"0," * MAX_BODY_BYTES + b"0]"))
+    with serving(huge) as url, pytest.raises(WalletError, match=r"^GET /accounts: answer over 1024 KiB$"):
+        HttpWallet(url, TOKEN).find_by_phone("+8613800138000")
 
 
 def test_http_adapter_wrong_token_and_down(tmp_path: Path) -> None:

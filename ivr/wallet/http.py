@@ -47,7 +47,9 @@ class HttpWallet:
         future = _POOL.submit(self._request, method, path, deadline, kwargs)
         try:
             status, body = future.result(timeout=limit)
-        except FutureTimeout:
+        except (FutureTimeout, requests.Timeout):
+            # Whichever notices first, the deadline here or the socket's own timeout in the
+            # request thread, it is the same event for the caller and for the log.
             raise WalletError(f"{method} {path}: no answer within {limit:.1f} s") from None
         except requests.RequestException as exc:
             raise WalletError(f"{method} {path}: {type(exc).__name__}") from exc
@@ -73,8 +75,10 @@ class HttpWallet:
             for chunk in response.iter_content(4096):
                 chunks.append(chunk)
                 size += len(chunk)
-                if time.monotonic() > deadline or size > MAX_BODY_BYTES:
-                    raise requests.Timeout("wallet answer too slow or too large")
+                if size > MAX_BODY_BYTES:
+                    raise WalletError(f"{method} {path}: answer over {MAX_BODY_BYTES // 1024} KiB")
+                if time.monotonic() > deadline:
+                    raise requests.Timeout("wallet answer too slow")
             return response.status_code, b"".join(chunks)
 
     @staticmethod
