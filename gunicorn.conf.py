@@ -22,8 +22,11 @@ timeout = 10
 graceful_timeout = 10  # on reload or stop, calls in progress get their answer
 keepalive = 5  # Twilio reuses connections between the webhooks of a call
 # Recycle workers now and then so slow leaks can never add up (jitter: not all at once).
-max_requests = 20000
-max_requests_jitter = 2000
+# Memory stays flat (bench/memory.py), so rarely: a new worker costs ~0.2 s of CPU to start
+# plus its warm-up, and every 20,000 requests that cost 3-6 % of /voice's throughput
+# (bench/throughput.py, README "Running in production").
+max_requests = 200000
+max_requests_jitter = 20000
 accesslog = None  # the app logs each webhook as JSON, with masked numbers
 errorlog = "-"
 
