@@ -258,7 +258,7 @@ class Runtime:
         wallet: Wallet,
         sms: SmsSender,
         secret: str,
-        line: AgentLine | None = None,
+        line: AgentLine,
         background_journal: bool = True,
     ) -> None:
         self.source = source
@@ -283,7 +283,7 @@ class Runtime:
             states=self.states,
             digest=self.digest,
             events=self.events,
-            line=line or AgentLine(),
+            line=line,
         )
 
     @property

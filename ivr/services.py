@@ -8,7 +8,7 @@ import hmac
 import secrets as random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -155,4 +155,4 @@ class Services:
     states: CallStates
     digest: Digest
     events: Any  # ivr.runtime.Events: what happened, for metrics and the call's journey
-    line: AgentLine = field(default_factory=AgentLine)  # calls the IVR places itself (hold)
+    line: AgentLine  # calls the IVR places itself (hold); unavailable without TWILIO_ACCOUNT_SID
