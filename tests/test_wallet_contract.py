@@ -113,9 +113,7 @@ def test_http_adapter_times_out_after_its_limit(tmp_path: Path) -> None:
         assert time.monotonic() - started < 0.9
 
 
-def test_http_adapter_says_the_same_when_the_socket_times_out_first(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_http_adapter_says_the_same_when_the_socket_times_out_first(monkeypatch: pytest.MonkeyPatch) -> None:
     """The socket's own timeout in the request thread can beat the deadline by a hair; the
     caller's log then said 'ReadTimeout' one run in a few and 'no answer' the rest."""
     wallet = HttpWallet("http://127.0.0.1:9", TOKEN, timeout=0.2)
