@@ -130,8 +130,9 @@ def main() -> int:
             list(pool.map(journey, range(args.journeys)))
         elapsed = time.perf_counter() - started
         server_p99, counted = server_p99_ms(servers, baseline)
-    time.sleep(1.5)  # PostgreSQL publishes its statistics within a second
-    deadlocked = deadlocks(url) - deadlocks_before if url.startswith("postgresql") else 0
+    if url.startswith("postgresql"):
+        time.sleep(1.5)  # PostgreSQL publishes its statistics within a second
+    deadlocked = deadlocks(url) - deadlocks_before  # deadlocks() is 0 for SQLite
     store = Store(url)
     rows = store.all(select(cases.c.kind, func.count().label("n")).group_by(cases.c.kind))
     stored = Counter({row["kind"]: row["n"] for row in rows})
