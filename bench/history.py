@@ -2,7 +2,7 @@
 claim, with the same recent traffic on top of N and then 10 x N calls of history (calls,
 cases, texts and attempts, spread over the past year). Target: within 20 % of each other.
 
-    python bench/history.py [--calls 20000]          # then 200,000: by hand, it takes a while
+    python bench/history.py [--calls 20000]    # --calls 100000: 100,000 then 1,000,000 (~1 min)
 
 PostgreSQL when IVR_TEST_POSTGRES_URL is set, else SQLite.
 """
