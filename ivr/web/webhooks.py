@@ -5,9 +5,12 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
-from flask import Blueprint, Flask, Request, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.twiml.voice_response import VoiceResponse
@@ -51,12 +54,23 @@ def twiml(response: VoiceResponse, status: int = 200) -> Response:
     return Response(str(response), status=status, mimetype="text/xml")
 
 
-def _signed_url(req: Request, public: str | None) -> str:
-    """The URL Twilio signed: the public base URL when set, since a proxy may rewrite ours, and
-    the query string exactly as sent (werkzeug's `url` would decode `%2A` back to `*`)."""
-    query = req.query_string.decode("latin-1")
-    base = public.rstrip("/") + req.path if public else req.base_url
-    return base + (f"?{query}" if query else "")
+def signed_url(base: str, query: bytes) -> str:
+    """The URL Twilio signed: `base` (the public base URL and the path when set, since a proxy
+    may rewrite ours) and the query string exactly as sent (werkzeug's `url` would decode `%2A`
+    back to `*`)."""
+    sent = query.decode("latin-1")
+    return base + (f"?{sent}" if sent else "")
+
+
+def genuine(check: SignatureCheck, url: str, form: Mapping[str, str], signature: str, path: str) -> bool:
+    """Signed by Twilio for `url` and carrying Twilio's kind of CallSid; says why not in the log."""
+    if not signature or not check.ok(url, form, signature):
+        log.warning("rejected unsigned webhook path=%s", path)
+        return False
+    if not CALL_SID.fullmatch(form.get("CallSid", "")):
+        log.warning("rejected webhook with a malformed CallSid path=%s", path)
+        return False
+    return True
 
 
 @bp.before_request
@@ -72,13 +86,10 @@ def verify_signature() -> None:
     if req.content_length is not None and req.content_length > MAX_BODY_BYTES:
         log.warning("refused oversized webhook path=%s bytes=%s", req.path, req.content_length)
         abort(413)
-    check: SignatureCheck = app.extensions["ivr.validator"]
-    signature = req.headers.get("X-Twilio-Signature", "")
-    if not signature or not check.ok(_signed_url(req, app.config.get("PUBLIC_URL")), req.form, signature):
-        log.warning("rejected unsigned webhook path=%s", req.path)
-        abort(403)
-    if not CALL_SID.fullmatch(req.form.get("CallSid", "")):
-        log.warning("rejected webhook with a malformed CallSid path=%s", req.path)
+    public = app.config.get("PUBLIC_URL")
+    base = public.rstrip("/") + req.path if public else req.base_url
+    url, signature = signed_url(base, req.query_string), req.headers.get("X-Twilio-Signature", "")
+    if not genuine(app.extensions["ivr.validator"], url, req.form, signature, req.path):
         abort(403)
     core.refresh_soon()  # a config edit is parsed off this request and swapped in whole
 
@@ -97,23 +108,43 @@ def observe(response: Response) -> Response:
     if started is not None:
         elapsed = time.perf_counter() - started
         req = request._get_current_object()  # type: ignore[attr-defined]
-        metrics: Metrics = current_app.extensions["ivr.metrics"]
-        endpoint = req.url_rule.rule if req.url_rule else "none"
-        metrics.child(metrics.webhook_seconds, endpoint=endpoint).observe(elapsed)
         call = getattr(context, "call", None)
-        oversized = response.status_code == 413  # its body is never read, not even here
-        log.info(
-            "webhook",
-            extra={
-                "call_sid": "-" if oversized else req.form.get("CallSid", "")[:64],
-                "step": req.path,
-                "region": call.region.code if call is not None else None,
-                "status": response.status_code,
-                "latency_ms": round(elapsed * 1000, 1),
-                **getattr(context, "log_extra", {}),
-            },
+        observe_webhook(
+            current_app.extensions["ivr.metrics"],
+            req.url_rule.rule if req.url_rule else "none",
+            req.path,
+            "-" if response.status_code == 413 else req.form.get("CallSid", ""),  # a 413's body is never read
+            call.region.code if call is not None else None,
+            response.status_code,
+            elapsed,
+            getattr(context, "log_extra", {}),
         )
     return response
+
+
+def observe_webhook(
+    metrics: Metrics,
+    endpoint: str,
+    path: str,
+    sid: str,
+    region: str | None,
+    status: int,
+    elapsed: float,
+    extra: Mapping[str, Any],
+) -> None:
+    """The histogram sample and the JSON log line every webhook gets, whatever its answer."""
+    metrics.child(metrics.webhook_seconds, endpoint=endpoint).observe(elapsed)
+    log.info(
+        "webhook",
+        extra={
+            "call_sid": sid[:64],
+            "step": path,
+            "region": region,
+            "status": status,
+            "latency_ms": round(elapsed * 1000, 1),
+            **extra,
+        },
+    )
 
 
 # What our own action URLs carry (signed by Twilio with the URL): see `Call.url`.
@@ -127,35 +158,38 @@ def current_call() -> Call:
 
 
 def _params() -> dict[str, str]:
-    """Twilio's form and our own query flags, as one flat mapping of short strings."""
     req = request._get_current_object()  # type: ignore[attr-defined]
-    params = {k: v[:256] for k, v in req.form.items()}
-    if req.query_string:
-        params.update({k: v[:64] for k, v in req.args.items() if k in QUERY_FLAGS})
-    params["_request"] = req.full_path[:200]
-    params["_base"] = (current_app.config.get("PUBLIC_URL") or req.host_url).rstrip("/")  # for the REST API
+    base = current_app.config.get("PUBLIC_URL") or req.host_url
+    return call_params(req.form, req.query_string, req.path, base)
+
+
+def call_params(form: Mapping[str, str], query: bytes, path: str, base: str) -> dict[str, str]:
+    """Twilio's form and our own query flags, as one flat mapping of short strings, with the
+    request (`_request`, what a repeated webhook is known by) and the base URL Twilio calls
+    (`_base`, for the REST API)."""
+    params = {k: v[:256] for k, v in form.items()}
+    sent = query.decode("utf-8", "replace")
+    if sent:
+        flags = parse_qsl(sent, keep_blank_values=True)
+        params.update({k: v[:64] for k, v in reversed(flags) if k in QUERY_FLAGS})  # the first of a repeat
+    params["_request"] = f"{path}?{sent}"[:200]
+    params["_base"] = base.rstrip("/")
     return params
 
 
-@bp.post("/voice")
-def voice() -> Response:
-    call = current_call()
-    core = runtime()
+def greet(core: Runtime, metrics: Metrics, call: Call) -> tuple[str, dict[str, Any]]:
+    """The entry webhook (`ivr.web.entry`): the call's record started and counted, then the
+    greeting as TwiML, with the fields of its log line."""
     core.record_start(call)
     route = call.route
-    metrics: Metrics = current_app.extensions["ivr.metrics"]
     metrics.child(metrics.calls, region=call.region.code, matched_by=route.matched_by).inc()
-    g.log_extra = {
-        "caller": mask(call.params.get("From")),
-        "matched_by": route.matched_by,
-        "open": call.status.open,
-    }
     # The greeting depends only on the region, language and hours: render it once a minute.
     status = call.status
     hint = flows.main.local_number(call)  # a caller who dialed another region's line hears theirs
     key = ("answer", call.region.code, call.language, status.open, status.reason, status.next_open, hint)
     xml = core.memo(key, lambda: str(flows.answer(call)))
-    return Response(xml, mimetype="text/xml")
+    extra = {"caller": mask(call.params.get("From")), "matched_by": route.matched_by, "open": status.open}
+    return xml, extra
 
 
 @bp.post("/voice/menu/<name>")
@@ -196,14 +230,28 @@ def fallback_response(number: str) -> VoiceResponse:
 
 
 def apology_and_dial(error: BaseException) -> Response:
-    """Any unexpected failure: say sorry and put the caller through to their region's hotline."""
-    number = FALLBACK_HOTLINE
-    sid = request.form.get("CallSid", "-")[:64]
+    """Any unexpected failure in a webhook: say sorry and put the caller through."""
     try:
-        runtime().events.error("store" if isinstance(error, SQLAlchemyError) else "webhook")
-        call = runtime().call(_params(), g.get("now") or runtime().now())
-        # A theft caller must still reach the 24/7 fraud desk, whatever broke.
-        number = call.config.fraud_desk if call.theft or "lockdown" in request.path else call.region.hotline
+        params = _params()
+    except Exception:
+        params = {}
+    core = current_app.extensions.get("ivr")
+    return twiml(apology(core, params, request.path, g.get("now"), error))
+
+
+def apology(
+    core: Runtime | None, params: Mapping[str, str], path: str, now: datetime | None, error: BaseException
+) -> VoiceResponse:
+    """Say sorry and put the caller through to their region's hotline (a theft caller to the
+    24/7 fraud desk, whatever broke); when even that fails, or nothing is loaded, the fixed
+    apology."""
+    number = FALLBACK_HOTLINE
+    try:
+        if core is None:
+            raise LookupError("no config or store loaded")
+        core.events.error("store" if isinstance(error, SQLAlchemyError) else "webhook")
+        call = core.call(params, now or core.now())
+        number = call.config.fraud_desk if call.theft or "lockdown" in path else call.region.hotline
         response = VoiceResponse()
         call.say(response, call.line("apology"))
         response.dial(number)
@@ -211,20 +259,22 @@ def apology_and_dial(error: BaseException) -> Response:
         response = fallback_response(number)
     log.error(
         "webhook failed sid=%s from=%s path=%s error=%s",
-        sid,
-        mask(request.form.get("From")),
-        request.path,
+        params.get("CallSid", "-")[:64],
+        mask(params.get("From")),
+        path,
         type(error).__name__,
         exc_info=(type(error), error, error.__traceback__),
     )
-    return twiml(response)
+    return response
 
 
 def init_app(app: Flask) -> None:
     from ivr.web import ops
+    from ivr.web.entry import EntryWebhook
 
     app.extensions["ivr.validator"] = SignatureCheck(app.config["TWILIO_AUTH_TOKEN"])
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # a chunked body is cut off at the same size
+    app.wsgi_app = EntryWebhook(app)  # type: ignore[method-assign]
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)
 
