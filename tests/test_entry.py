@@ -57,6 +57,15 @@ def test_a_body_that_is_not_utf8_or_not_a_form_is_refused_not_a_crash(
     assert internal_errors(app) == 0
 
 
+def test_the_greeting_has_the_headers_of_every_other_webhooks_twiml(phone: Phone) -> None:
+    greeting = phone.post("/voice")
+    menu = phone.post("/voice/menu/main", Digits="*")
+    assert greeting.status_code == menu.status_code == 200
+    assert greeting.headers["Content-Type"] == menu.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert int(greeting.headers["Content-Length"]) == len(greeting.data)
+    assert "您好，这里是OK钱包。" in greeting.get_data(as_text=True)
+
+
 def test_a_malformed_callsid_is_refused_even_when_signed(client: FlaskClient) -> None:
     form = {**FORM, "CallSid": "CA' OR 1=1"}
     response = client.post("/voice", data=form, headers={"X-Twilio-Signature": sign(BASE + "/voice", form)})
