@@ -28,15 +28,18 @@ class SignatureCheck:
     def expected(self, url: str, form: Any) -> bytes:
         """The signature Twilio sends for `form` posted to `url` (a dict or a MultiDict). One
         pass over the fields, sorted by name: Twilio's forms repeat no field, so the sorted,
-        deduplicated values of a repeated one are the rare branch."""
-        lists = form.lists() if hasattr(form, "lists") else ((name, [value]) for name, value in form.items())
-        parts = [url]
-        for name, values in sorted(lists):
-            if len(values) == 1:
-                parts.append(name + values[0])
-            else:
-                parts.extend(name + value for value in sorted(set(values)))
-        digest = hmac.new(self._key, "".join(parts).encode("utf-8"), hashlib.sha1).digest()
+        deduplicated values of a repeated one (only a MultiDict holds them) are the rare branch."""
+        if hasattr(form, "lists"):
+            parts = [url]
+            for name, values in sorted(form.lists()):
+                if len(values) == 1:
+                    parts.append(name + values[0])
+                else:
+                    parts.extend(name + value for value in sorted(set(values)))
+            signed = "".join(parts)
+        else:
+            signed = url + "".join([name + form[name] for name in sorted(form)])
+        digest = hmac.new(self._key, signed.encode("utf-8"), hashlib.sha1).digest()
         return base64.b64encode(digest)
 
     def ok(self, url: str, form: Any, signature: str) -> bool:
