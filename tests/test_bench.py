@@ -131,3 +131,19 @@ def test_the_journeys_bench_sees_a_deadlock() -> None:
             break
         time.sleep(0.1)
     assert deadlocks(url) == before + 1
+
+
+def test_the_startup_bench_starts_200_real_regions(tmp_path: Path) -> None:
+    """Its generated config passes `ivr check`'s loader: 200 regions, each with its own country
+    (routed to it), time zone and hours, and public holidays wherever `holidays` has them."""
+    from bench.startup import many_regions
+    from ivr.config import load_config
+    from ivr.flows import PHRASE_KEYS, PROMPT_KEYS
+    from ivr.routing.regions import route_call
+
+    config = load_config(many_regions(tmp_path / "config", 200), PROMPT_KEYS, PHRASE_KEYS)
+    assert len(config.regions) == 200
+    assert len({region.timezone for region in config.regions.values()}) > 100
+    france = route_call(config, "+33612345678", None)
+    assert (france.region.code, france.matched_by) == ("frx", "caller")
+    assert config.schedule_for(france.region).holidays is not None
