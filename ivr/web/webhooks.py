@@ -117,7 +117,7 @@ def observe(response: Response) -> Response:
             call.region.code if call is not None else None,
             response.status_code,
             elapsed,
-            getattr(context, "log_extra", {}),
+            {},
         )
     return response
 
