@@ -236,10 +236,19 @@ class Events:
         """The caller switched language: the call's record keeps the one they chose."""
         self.journal.language(sid, language)
 
-    def speech(self, menu: str, language: str, result: str) -> None:
-        """What speech did in a menu: matched, confirm, confirmed, declined, not_understood."""
+    def speech(self, menu: str, language: str, result: str, why: str | None = None, sid: str = "") -> None:
+        """What speech did in a menu: matched, confirm, confirmed, declined, not_understood;
+        `why` is the rule and catalogue phrase that decided it ("phrase: lost my phone"),
+        never the words said: the metrics count its rule, a simulator may read it back."""
         if self.metrics is not None:
             self.metrics.child(self.metrics.speech, menu=menu, language=language, result=result).inc()
+            if why is not None:
+                rule = why.split(":", 1)[0]
+                self.metrics.child(self.metrics.speech_rules, menu=menu, language=language, rule=rule).inc()
+        if why is not None and self.explained is not None:
+            self.explained[sid] = why
+
+    explained: dict[str, str] | None = None  # CallSid -> the last speech `why` (simulator only)
 
     def error(self, kind: str) -> None:
         if self.metrics is not None:

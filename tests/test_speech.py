@@ -104,14 +104,15 @@ def test_the_longest_phrase_wins_and_equal_ones_tie() -> None:
     heard = match("password stolen", catalogue, MAIN)  # "password" (8) beats "stolen" (6)
     assert heard.key == "1" and heard.score == len("password") and not heard.tie
     tied = match("forgot stolen", catalogue, MAIN)  # "forgot" and "stolen": 6 each
-    assert tied.tie and tied.key in ("1", "3")
+    assert tied.tie and tied.key is None and tied.rule == "tie"  # never the first option
 
 
-def test_a_tie_is_settled_by_asking(phone: Phone, hotline: Any) -> None:
+def test_a_tie_asks_again_and_proposes_neither_option(phone: Phone, hotline: Any) -> None:
     uk = Phone(phone.client, caller=AMELIA, dialed=GB_LINE)
     uk.call()
     asked = uk.press("", SpeechResult="forgot stolen", Confidence="0.95")
-    assert asked.text.startswith("Did you want ")
+    assert asked.text.startswith("Sorry, I didn't understand.") and "miss=1" in asked.gather_action
+    assert "Did you want" not in asked.text
     assert stored_cases(hotline) == []
 
 

@@ -146,7 +146,7 @@ def listening(call: Call, menu: Menu, words: Iterable[str] | None = None) -> dic
         return {"input": "dtmf"}
     catalogue = call.catalogue()
     if words is None:
-        names = spoken_options(call, menu).values() if menu.speech == "options" else ("press",)
+        names = speech_options(menu).values() if menu.speech == "options" else ("press",)
         words = [phrase for name in names for phrase in catalogue.phrases.get(name, ())]
         if menu.speech == "digits":
             words = [*words, *(w for n in range(10) for w in catalogue.phrases.get(f"digit_{n}", ()))]
@@ -159,15 +159,30 @@ def listening(call: Call, menu: Menu, words: Iterable[str] | None = None) -> dic
     }
 
 
-def spoken_options(call: Call, menu: Menu) -> dict[str, str]:
-    """Key -> the phrase name that says it: the options, and the keys every menu shares."""
+def speech_options(menu: Menu) -> dict[str, str]:
+    """Key -> the phrase name that says it: the options, and the keys every menu shares. A
+    person asked for when agents are away is `0` all the same: it leads to the callback offer."""
     names = {option.key: option.target for option in menu.options}
-    if menu.agent and (call.status.open or menu.agent_step != "agent"):
+    if menu.agent:
         names.setdefault("0", "agent")
     names.setdefault("*", "repeat")
     if menu.name != MAIN and not menu.entry:
         names.setdefault("8", "main")
     return names
+
+
+def needs_confirming(menu: Menu, heard: speech.Heard, confidence: float, threshold: float) -> bool:
+    """Whether 'did you want ...?' comes first: an irreversible option always (speech alone
+    never locks, cancels or disputes), a lone short word, or Twilio's confidence under the
+    threshold."""
+    option = next((o for o in menu.options if o.key == heard.key), None)
+    return (option is not None and option.irreversible) or heard.weak or confidence < threshold
+
+
+def leads_to_lockdown(menu: Menu, key: str) -> bool:
+    """Whether `key` in `menu` opens the theft lockdown (the main and waiting menus' `3`)."""
+    target = menu.target(key) or ""
+    return target.rsplit(".", 1)[-1] == "lockdown"
 
 
 def choose(call: Call, menu: Menu) -> VoiceResponse:
@@ -192,29 +207,27 @@ def _heard_option(call: Call, menu: Menu) -> VoiceResponse:
     others = {
         language: call.catalogue(language) for language in call.region.languages if language != call.language
     }
-    heard = speech.match(call.speech, call.catalogue(), spoken_options(call, menu), others)
-    if heard.key is None:
-        call.services.events.speech(menu.name, call.language, "not_understood")
+    heard = speech.match(call.speech, call.catalogue(), speech_options(menu), others)
+    if heard.key is None:  # nothing, a tie, a negated mention, background speech: ask again
+        call.services.events.speech(menu.name, call.language, "not_understood", heard.why(), call.sid)
         call.choice(menu.name, "not-understood")
         return retry(call, menu, "speech_not_understood", example=_example(call, menu))
     if heard.key == "9" and heard.language and menu.language_switch:
-        call.services.events.speech(menu.name, call.language, "matched")
+        call.services.events.speech(menu.name, call.language, "matched", heard.why(), call.sid)
         call.choice(menu.name, "language")
         call.switch_language(heard.language)
         return present(call, menu)
-    option = next((o for o in menu.options if o.key == heard.key), None)
-    unsure = heard.tie or call.confidence < call.config.speech.confidence
-    if unsure or (option is not None and option.irreversible):
-        call.services.events.speech(menu.name, call.language, "confirm")
+    if needs_confirming(menu, heard, call.confidence, call.config.speech.confidence):
+        call.services.events.speech(menu.name, call.language, "confirm", heard.why(), call.sid)
         return ask_to_confirm(call, menu, heard.key)
-    call.services.events.speech(menu.name, call.language, "matched")
+    call.services.events.speech(menu.name, call.language, "matched", heard.why(), call.sid)
     return _act(call, menu, heard.key)
 
 
 def ask_to_confirm(call: Call, menu: Menu, key: str) -> VoiceResponse:
     """'Did you want to lock your wallet? Say yes or press 1.' The answer comes back to the
     menu with `confirm` (signed in the URL), so nothing acts on speech alone."""
-    name = spoken_options(call, menu).get(key, "repeat")
+    name = speech_options(menu).get(key, "repeat")
     label = next(iter(call.catalogue().phrases.get(name, ())), key)
     response = VoiceResponse()
     catalogue = call.catalogue()
@@ -231,20 +244,25 @@ def ask_to_confirm(call: Call, menu: Menu, key: str) -> VoiceResponse:
 
 
 def confirmed(call: Call, menu: Menu, key: str) -> VoiceResponse:
-    """The answer to 'did you want ...?': yes (or 1) acts, anything else hears the menu again."""
+    """The answer to 'did you want ...?': only a clear yes (or 1) acts; a no, a doubt, an
+    apology, anything unclear, or a yes Twilio's confidence doubts, hears the menu again."""
     answer = {"1": "yes", "2": "no"}.get(call.digits)
+    why = "key"
     if answer is None and call.speech:
         answer = speech.yes_or_no(call.speech, call.catalogue())
+        why = answer or "unclear"
+        if answer == "yes" and call.confidence < call.config.speech.confidence:
+            answer, why = None, "doubted"
     if answer == "yes":
-        call.services.events.speech(menu.name, call.language, "confirmed")
+        call.services.events.speech(menu.name, call.language, "confirmed", why, call.sid)
         return _act(call, menu, key)
-    call.services.events.speech(menu.name, call.language, "declined")
+    call.services.events.speech(menu.name, call.language, "declined", why, call.sid)
     return present(call, menu)
 
 
 def _example(call: Call, menu: Menu) -> str:
     """Something the caller could say here: the first option's first phrase."""
-    for name in spoken_options(call, menu).values():
+    for name in speech_options(menu).values():
         found = call.catalogue().phrases.get(name)
         if found:
             return found[0]

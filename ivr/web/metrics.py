@@ -44,6 +44,12 @@ class Metrics:
             "Speech in menus, by menu, language and result (never what was said).",
             ["menu", "language", "result"],
         )
+        self.speech_rules = counter(
+            "ivr_speech_rules",
+            "Which rule decided what was said: key, phrase, sound, spelling, negated, tie, "
+            "background, none (never the words).",
+            ["menu", "language", "rule"],
+        )
         self.errors = counter("ivr_errors", "Failures by kind (webhook, wallet, store, sms).", ["kind"])
         self.webhook_seconds = Histogram(
             "ivr_webhook_seconds",
