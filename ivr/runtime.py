@@ -444,9 +444,10 @@ class Runtime:
 
     def warm_up(self) -> None:
         """Load what the first call would otherwise wait for: holiday calendars, number metadata,
-        date formats, every menu's prompt. Pure CPU: nothing here needs the store."""
-        from ivr.flows import prompts
+        date formats, every menu's prompt, the speech phrases. Pure CPU: nothing here needs the store."""
+        from ivr.flows import prompts, speech
 
+        speech.prepare(self.config.prompts.values())  # every phrase as units and sounds
         now = self.now()
         for region in self.config.regions.values():
             status_at(self.config.schedule_for(region), region.zone, now)

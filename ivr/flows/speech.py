@@ -191,6 +191,8 @@ def negative_words(catalogue: Catalogue) -> tuple[Phrase, ...]:
         if any(cue.units != phrase.units and find(phrase.units, cue) for cue in cues)
     }
     holders = tuple(sorted(found, key=lambda p: p.text))
+    if len(_HOLDERS) > 64:  # catalogues replaced by config reloads: let them go
+        _HOLDERS.clear()
     _HOLDERS[id(catalogue)] = (catalogue, holders)
     return holders
 

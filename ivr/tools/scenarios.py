@@ -123,6 +123,7 @@ def simulate(
             return response.status_code, response.get_data(as_text=True)
 
         runtime = app.extensions["ivr"]
+        runtime.events.explained = {}  # why speech matched, read back into each step
 
         def last_choice() -> str | None:
             record = runtime.call_record(simulator.call_sid) or {}
@@ -137,7 +138,9 @@ def simulate(
             dial_status,
             queue_result,
             on_step=on_step,
-            probe=Probe(runtime.sms.outbox, last_choice),
+            probe=Probe(
+                runtime.sms.outbox, last_choice, lambda: runtime.events.explained.get(simulator.call_sid)
+            ),
             twilio=twilio,
         )
         try:

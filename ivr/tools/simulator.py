@@ -55,10 +55,12 @@ KEYPAD = set("0123456789*#")
 @dataclass(frozen=True)
 class Probe:
     """What an in-process simulation can see besides the TwiML: the texts sent so far (a
-    scratch store, so bodies are shown) and the call's last menu choice (what speech matched)."""
+    scratch store, so bodies are shown), the call's last menu choice (what speech matched) and
+    why speech matched it (the rule and the catalogue phrase, never the words said)."""
 
     texts: Callable[[], list[dict[str, Any]]]
     last_choice: Callable[[], str | None]
+    last_why: Callable[[], str | None] = lambda: None
 
 
 HINTS = {
@@ -352,6 +354,7 @@ class Simulator:
         answer = self._post(action, {"SpeechResult": text, "Confidence": step["confidence"]})
         if self.probe is not None:
             step["matched"] = self.probe.last_choice()
+            step["why"] = self.probe.last_why()
         return answer
 
     def _dial(self, verb: ET.Element) -> ET.Element | str | None:
