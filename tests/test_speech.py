@@ -104,16 +104,19 @@ def test_the_longest_phrase_wins_and_equal_ones_tie() -> None:
     heard = match("password stolen", catalogue, MAIN)  # "password" (8) beats "stolen" (6)
     assert heard.key == "1" and heard.score == len("password") and not heard.tie
     tied = match("forgot stolen", catalogue, MAIN)  # "forgot" and "stolen": 6 each
-    assert tied.tie and tied.key is None and tied.rule == "tie"  # never the first option
+    assert tied.tie and tied.key is None and tied.tied == ("1", "3") and tied.rule == "tie"
 
 
-def test_a_tie_asks_again_and_proposes_neither_option(phone: Phone, hotline: Any) -> None:
+def test_a_tie_asks_which_and_never_falls_to_the_first_option(phone: Phone, hotline: Any) -> None:
     uk = Phone(phone.client, caller=AMELIA, dialed=GB_LINE)
     uk.call()
     asked = uk.press("", SpeechResult="forgot stolen", Confidence="0.95")
-    assert asked.text.startswith("Sorry, I didn't understand.") and "miss=1" in asked.gather_action
-    assert "Did you want" not in asked.text
-    assert stored_cases(hotline) == []
+    assert asked.text == (
+        "Which did you mean, recover your account or lock a stolen wallet? Say it again, or press 1 or 3."
+    )
+    assert "confirm" not in asked.gather_action and stored_cases(hotline) == []
+    settled = uk.press("", SpeechResult="my phone was stolen", Confidence="0.95")
+    assert "To lock the wallet registered to the phone you're calling from, press 1." in settled.text
 
 
 def test_normalising_width_case_script_and_punctuation() -> None:

@@ -209,7 +209,7 @@ def test_a_lone_alarming_word_is_confirmed_but_a_victims_sentence_is_not() -> No
 
 def test_a_tie_chooses_nothing() -> None:
     found = heard("en-US", "main", "forgot stolen")
-    assert found.key is None and found.tie and found.rule == "tie"
+    assert found.key is None and found.tie and found.tied == ("1", "3") and found.rule == "tie"
 
 
 # 9. Repeat and go back, in each language's everyday forms.

@@ -208,7 +208,10 @@ def _heard_option(call: Call, menu: Menu) -> VoiceResponse:
         language: call.catalogue(language) for language in call.region.languages if language != call.language
     }
     heard = speech.match(call.speech, call.catalogue(), speech_options(menu), others)
-    if heard.key is None:  # nothing, a tie, a negated mention, background speech: ask again
+    if heard.tie:  # never the first of them: the caller says which
+        call.services.events.speech(menu.name, call.language, "confirm", heard.why(), call.sid)
+        return ask_which(call, menu, heard.tied[0], heard.tied[1])
+    if heard.key is None:  # nothing, a negated mention, background speech: ask again
         call.services.events.speech(menu.name, call.language, "not_understood", heard.why(), call.sid)
         call.choice(menu.name, "not-understood")
         return retry(call, menu, "speech_not_understood", example=_example(call, menu))
@@ -240,6 +243,31 @@ def ask_to_confirm(call: Call, menu: Menu, key: str) -> VoiceResponse:
         **listening(call, menu, words),
     )
     call.say(gather, call.line("speech_confirm", option=label))
+    return response
+
+
+def ask_which(call: Call, menu: Menu, first: str, second: str) -> VoiceResponse:
+    """'Which did you mean, A or B?': two options matched equally well; the answer (said or
+    pressed) comes back to the menu as any other choice."""
+    catalogue = call.catalogue()
+    names = speech_options(menu)
+    labels = [next(iter(catalogue.phrases.get(names[key], ())), key) for key in (first, second)]
+    response = VoiceResponse()
+    gather = response.gather(
+        action=call.url(f"/voice/menu/{menu.name}", miss=call.miss or None),
+        action_on_empty_result=True,
+        num_digits=1,
+        timeout=GATHER_TIMEOUT,
+        **listening(call, menu),
+    )
+    line = call.line(
+        "speech_which",
+        first=labels[0],
+        second=labels[1],
+        first_key=prompts.spoken_key(catalogue, first),
+        second_key=prompts.spoken_key(catalogue, second),
+    )
+    call.say(gather, line)
     return response
 
 

@@ -93,6 +93,7 @@ FIXED_PROMPTS = frozenset(
         "voicemail_no_number",
         "speech_not_understood",
         "speech_confirm",
+        "speech_which",
         "roaming_hint",
         "sms_help",
         "sms_contacts",

@@ -251,7 +251,8 @@ class Heard:
 
     key: str | None  # the key it chooses: an option's, or "0", "*", "8", "9"
     score: float = 0.0  # the strength of the phrase that decided it (a said key scores 100)
-    tie: bool = False  # two keys matched equally well (then `key` is None)
+    tie: bool = False  # two keys matched equally well (then `key` is None, `tied` holds them)
+    tied: tuple[str, ...] = ()
     language: str | None = None  # "9": the language whose name was said
     rule: str = "none"  # key, phrase, sound, spelling, tie, negated, background, none
     phrase: str | None = None  # the catalogue phrase that decided it (never the words said)
@@ -389,7 +390,8 @@ def match(
     ranked = sorted(best.items(), key=lambda item: -item[1][0].score)
     best_key, (found, switch_to) = ranked[0]
     if len(ranked) > 1 and ranked[1][1][0].score == found.score:
-        return Heard(None, found.score, tie=True, rule="tie", negated=tuple(sorted(negated_keys)))
+        tied = tuple(key for key, (other, _) in ranked if other.score == found.score)
+        return Heard(None, found.score, tie=True, tied=tied, rule="tie", negated=tuple(sorted(negated_keys)))
     total = sum(weight(u) for u in heard if u != BOUNDARY)
     share = found.phrase.weight / total if total else 1.0
     speaks = _speaks_of_self(heard, catalogue)
