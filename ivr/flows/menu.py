@@ -274,6 +274,8 @@ def ask_which(call: Call, menu: Menu, first: str, second: str) -> VoiceResponse:
 def confirmed(call: Call, menu: Menu, key: str) -> VoiceResponse:
     """The answer to 'did you want ...?': only a clear yes (or 1) acts; a no, a doubt, an
     apology, anything unclear, or a yes Twilio's confidence doubts, hears the menu again."""
+    # Twilio posts SpeechResult with Confidence, "between 0.0 and 1.0": a yes it doubts is no
+    # clear yes (https://www.twilio.com/docs/voice/twiml/gather#speechresult).
     answer = {"1": "yes", "2": "no"}.get(call.digits)
     why = "key"
     if answer is None and call.speech:
