@@ -217,6 +217,7 @@ class Events:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.metrics: Any = None  # set by the web layer: ivr.web.metrics.Metrics
+        self.explained: dict[str, str] | None = None  # CallSid -> the last speech `why` (simulator only)
 
     def choice(self, sid: str, menu: str, choice: str) -> None:
         """A key in a menu, as a category ('lockdown', 'repeat', 'invalid', 'silence', ...)."""
@@ -247,8 +248,6 @@ class Events:
                 self.metrics.child(self.metrics.speech_rules, menu=menu, language=language, rule=rule).inc()
         if why is not None and self.explained is not None:
             self.explained[sid] = why
-
-    explained: dict[str, str] | None = None  # CallSid -> the last speech `why` (simulator only)
 
     def error(self, kind: str) -> None:
         if self.metrics is not None:

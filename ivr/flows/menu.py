@@ -195,9 +195,9 @@ def choose(call: Call, menu: Menu) -> VoiceResponse:
     if call.digits == "" and call.speech and menu.speech == "digits":
         number = speech.spoken_number(call.speech, call.catalogue())
         if number is None:
-            call.services.events.speech(menu.name, call.language, "not_understood")
+            call.services.events.speech(menu.name, call.language, "not_understood", "none", call.sid)
             return retry(call, menu, "speech_not_understood", example=_example(call, menu))
-        call.services.events.speech(menu.name, call.language, "matched")
+        call.services.events.speech(menu.name, call.language, "matched", "number", call.sid)
         call.typed = number
     return _act(call, menu, call.digits)
 
