@@ -264,6 +264,7 @@ def test_an_options_phrases_come_from_the_catalogue_only() -> None:
         ("zh-CN", "不是", "no"),
         ("zh-CN", "我不确定", "no"),
         ("zh-CN", "是不是", "no"),
+        ("zh-CN", "嗯", None),  # a hesitation is no clear yes
         ("zh-HK", "係呀", "yes"),
         ("zh-HK", "冇錯", "yes"),
         ("zh-HK", "唔好", "no"),
