@@ -355,14 +355,21 @@ class Config:
         return self.schedules[region.hours]
 
     def summary(self) -> str:
+        rows = [
+            [
+                region.code,
+                ",".join(region.countries) or "every other",
+                f"hotline {region.hotline}",
+                region.timezone,
+                "/".join(region.languages) + (f"  queue {region.queue}" if region.queue else ""),
+            ]
+            for region in self.regions.values()
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] if rows else []
         lines = [f"{len(self.regions)} regions, default {self.default_region}"]
-        for region in self.regions.values():
-            countries = ",".join(region.countries) or "every other"
-            lines.append(
-                f"  {region.code:<7} {countries:<8} hotline {region.hotline:<15} "
-                f"{region.timezone:<17} {'/'.join(region.languages)}"
-                + (f"  queue {region.queue}" if region.queue else "")
-            )
+        for row in rows:  # columns as wide as their longest cell, so every row lines up
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            lines.append("  " + "  ".join([*cells, row[-1]]))
         return "\n".join(lines)
 
 

@@ -200,7 +200,10 @@ def route(number: str, dialed: str | None, at: str | None, as_json: bool) -> Non
 )
 def serve(host: str, port: int, dev: bool) -> None:
     """Serve the IVR (production: `gunicorn wsgi:app`)."""
-    from werkzeug.serving import run_simple
+    import errno
+    import socket
+
+    from werkzeug.serving import make_server
 
     from ivr import DEV_TOKEN, StartupError, create_app
     from ivr.web.logs import configure
@@ -222,12 +225,36 @@ def serve(host: str, port: int, dev: bool) -> None:
         app = create_app({"DEV_MODE": dev})
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+    # Bind first, so a busy port is one line of ours before any banner (werkzeug's own message
+    # comes after it and exits); the server then takes the bound socket.
+    try:
+        listener = socket.create_server((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another server?); stop it, or serve on "
+                f"another port: scripts/serve --port {port + 1}"
+            ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    if not app.extensions["ivr"].store.ping():
+        click.echo(
+            f"warning: the store at {store_name()} does not answer: calls are answered, but steps "
+            "that need it apologise and dial the hotline until it does (/readyz says 503)",
+            err=True,
+        )
     configure()  # the same JSON log lines as production, on stderr
     # werkzeug's own request lines carry whole URLs (a callback number rides on one): the IVR's
     # JSON line per webhook says what a request line would, with numbers masked.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app, threaded=True, fd=listener.fileno())
     click.echo(f"Serving the IVR on http://{host}:{port}/voice", err=True)
-    run_simple(host, port, app, threaded=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        listener.close()
 
 
 @main.group()
@@ -322,6 +349,19 @@ def wallet_txn(reference: str, as_json: bool) -> None:
     if found is None:
         raise click.ClickException(f"no transaction {reference}")
     show(found.as_json(), as_json)
+
+
+@wallet.command("reset")
+def wallet_reset() -> None:
+    """Put the demo wallet back as seeded: unlocked, its transfers as they were (demo only)."""
+    from ivr.wallet.demo import DemoWallet
+
+    runtime = open_runtime()
+    backend = getattr(runtime.wallet, "wallet", runtime.wallet)  # under the guard
+    if not isinstance(backend, DemoWallet):
+        raise click.ClickException("IVR_WALLET_URL is set: only the demo wallet can be reset")
+    accounts, transactions = backend.reset()
+    click.echo(f"demo wallet reset: {accounts} accounts, {transactions} transactions, as seeded")
 
 
 @main.command()

@@ -1,0 +1,133 @@
+"""A newcomer's first hour, round two: commands that say what they did (issue 30, items 5-9)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.tools.cli import main
+from tests.conftest import Phone
+
+
+@pytest.fixture(autouse=True)
+def isolated(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("IVR_WALLET_URL", raising=False)
+
+
+def invoke(*args: str, code: int = 0) -> Any:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == code, result.output
+    return result
+
+
+# 9. `ivr wallet reset`: the demo wallet as seeded again, after a rehearsal lock.
+
+
+def test_wallet_reset_unlocks_and_restores_the_seeded_transfers(tmp_path: Path, app_factory: Any) -> None:
+    from ivr.wallet.demo import DemoWallet
+
+    # A rehearsal lockdown on a server sharing the CLI's store.
+    Phone(app_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}").test_client()).keys("3", "1")
+    invoke("wallet", "txn", "70010002")  # the store is seeded before the cancel below
+    assert json.loads(invoke("wallet", "show", "A-1001", "--json").output)["locked"] is True
+    out = invoke("wallet", "reset").output
+    accounts, transactions = DemoWallet.seed_rows()
+    assert (
+        out == f"demo wallet reset: {len(accounts)} accounts, {len(transactions)} transactions, as seeded\n"
+    )
+    assert json.loads(invoke("wallet", "show", "A-1001", "--json").output)["locked"] is False
+    for seeded in transactions:
+        txn = json.loads(invoke("wallet", "txn", seeded["reference"], "--json").output)
+        assert (txn["status"], txn["disputed"]) == (seeded["status"], False)
+
+
+def test_wallet_reset_is_refused_with_a_real_back_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR_WALLET_URL", "http://127.0.0.1:9")
+    out = invoke("wallet", "reset", code=1).output
+    assert out == "Error: IVR_WALLET_URL is set: only the demo wallet can be reset\n"
+
+
+# 5. `ivr serve` (and so `scripts/serve`) on a busy port: one line of ours, no banner first.
+
+IVR = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "ivr")
+
+
+def serve_env(config_dir: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
+    import os
+
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "IVR_CONFIG_DIR": str(config_dir),
+        "IVR_INSTANCE_DIR": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        **extra,
+    }
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_names_port(config_dir: Path, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [IVR, "serve", "--dev", "--port", str(port)],
+            env=serve_env(config_dir, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert "Serving the IVR" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"Error: port {port} on 127.0.0.1 is already in use (another server?); stop it, or serve on "
+        f"another port: scripts/serve --port {port + 1}"
+    )
+
+
+# 9. `ivr serve` with a store that does not answer says so, then serves.
+
+
+def test_serve_with_the_store_down_warns_then_serves(config_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import urllib.request
+
+    from tests.servers import free_port
+
+    port, dead = free_port(), free_port()
+    process = subprocess.Popen(
+        [IVR, "serve", "--dev", "--port", str(port)],
+        env=serve_env(
+            config_dir, tmp_path, DATABASE_URL=f"postgresql+psycopg://ivr:secret@127.0.0.1:{dead}/ivr"
+        ),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        said = []
+        for line in process.stderr:
+            said.append(line.rstrip("\n"))
+            if line.startswith("Serving the IVR"):
+                break
+        assert said[-2:] == [
+            f"warning: the store at postgresql+psycopg://ivr:***@127.0.0.1:{dead}/ivr does not answer: "
+            "calls are answered, but steps that need it apologise and dial the hotline until it does "
+            "(/readyz says 503)",
+            f"Serving the IVR on http://127.0.0.1:{port}/voice",
+        ]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if process.stderr is not None:
+            process.stderr.close()
