@@ -131,3 +131,101 @@ def test_serve_with_the_store_down_warns_then_serves(config_dir: Path, tmp_path:
         process.wait(timeout=20)
         if process.stderr is not None:
             process.stderr.close()
+
+
+# 6. One rule for times: an instant without its offset is refused, as scenarios and IVR_CLOCK do.
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("route", "+447400123456", "--at"),
+        ("call", "--from", "+447400123456", "--keys", "", "--at"),
+        ("cases", "list", "--since"),
+        ("sms", "list", "--since"),
+        ("report", "--to"),
+        ("region", "close", "gb", "--reason", "drill", "--until"),
+    ],
+)
+def test_an_instant_without_an_offset_is_refused_by_every_option(args: tuple[str, ...]) -> None:
+    out = invoke(*args, "2026-03-02T08:30:00", code=2).output
+    option = args[-1]
+    assert out.splitlines()[-1] == (
+        f"Error: {option}: '2026-03-02T08:30:00' has no UTC offset; add one, e.g. "
+        "2026-03-02T08:30:00+08:00 or 2026-03-02T08:30:00Z"
+    )
+
+
+def test_scenarios_and_the_cli_refuse_the_same_string(tmp_path: Path) -> None:
+    scenario = tmp_path / "naive.yaml"
+    scenario.write_text('name: naive\nfrom: "+447400123456"\nat: 2026-03-02T08:30:00\nexpect: {}\n')
+    out = invoke("scenarios", "run", str(scenario), code=1).output
+    assert "give the instant with its UTC offset" in out
+
+
+# 9. Small things, each a line.
+
+
+def test_a_list_that_fits_its_limit_is_not_said_to_be_cut(tmp_path: Path, app_factory: Any) -> None:
+    server = app_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}").test_client()
+    Phone(server, sid="first").keys("3", "1")
+    fits = invoke("cases", "list", "--limit", "1")
+    assert "note:" not in fits.stderr and len(fits.stdout.splitlines()) == 2
+    Phone(server, sid="second").keys("3", "1")
+    cut = invoke("cases", "list", "--limit", "1", "--json")
+    assert cut.stderr == "note: the newest 1 shown; use --limit or --since for others\n"
+    [newest] = json.loads(cut.stdout)
+    assert newest["reference"] == json.loads(invoke("cases", "list", "--json").stdout)[-1]["reference"]
+    texts = invoke("sms", "list", "--limit", "2")
+    assert "note:" not in texts.stderr and len(texts.stdout.splitlines()) == 3
+
+
+def test_a_second_closure_says_it_replaced_the_first() -> None:
+    first = invoke("region", "close", "gb", "--reason", "Fire drill").output
+    assert first == "gb closed (other: Fire drill) until reopened\n"
+    second = invoke("region", "close", "gb", "--reason", "Storm", "--category", "weather").output
+    assert second == (
+        "gb was already closed (other: Fire drill): replaced\ngb closed (weather: Storm) until reopened\n"
+    )
+
+
+def test_report_from_after_to_is_refused() -> None:
+    out = invoke(
+        "report", "--from", "2026-11-08T00:00:00+00:00", "--to", "2026-11-01T00:00:00+00:00", code=2
+    ).output
+    assert out.splitlines()[-1] == (
+        "Error: --from: '2026-11-08T00:00:00+00:00' is not before --to '2026-11-01T00:00:00+00:00'"
+    )
+
+
+def test_db_purge_says_how_long_each_table_keeps_in_words() -> None:
+    out = invoke("db", "purge").output.splitlines()
+    assert out == [
+        "attempts              0 removed (kept: 1 day)",
+        "call_steps            0 removed (kept: 1 day)",
+        "call_state            0 removed (kept: 1 day)",
+        "one_time_codes        0 removed (kept: 1 hour)",
+        "reset_tokens          0 removed (kept: 1 day)",
+        "sms_outbox            0 removed (kept: 30 days)",
+    ]
+
+
+def test_the_check_table_lines_up_on_every_row() -> None:
+    rows = invoke("check").output.splitlines()[2:8]
+    assert [row.index("hotline") for row in rows] == [rows[0].index("hotline")] * 6
+    zones = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Singapore", "Europe/London", "America/New_York", "UTC")
+    assert [row.index(zone) for row, zone in zip(rows, zones, strict=True)] == [rows[0].index(zones[0])] * 6
+
+
+def test_run_from_another_folder_hints_at_ivr_config_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.delenv("IVR_CONFIG_DIR")
+    monkeypatch.chdir(elsewhere)
+    out = invoke("route", "+447400123456", code=1).output
+    assert out.splitlines()[-1] == (
+        f"hint: no config at config/ under {elsewhere}: run ivr from the repository root, or set "
+        "IVR_CONFIG_DIR to the folder holding regions.yaml"
+    )
