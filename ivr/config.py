@@ -266,6 +266,17 @@ class Speaking(_Frozen):
     minute: str
     morning_hour: str | None = None  # "this morning at 7", said before dawn
     say_instead: dict[str, str] = {}  # words Babel writes that the language says otherwise
+    # Countries whose mobiles the language's number prompts say may be typed without a country
+    # code (zh-CN: 中国大陆手机号可直接输入11位): accepted so in every region speaking it.
+    national_mobiles: tuple[str, ...] = ()
+
+    @field_validator("national_mobiles")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [code for code in value if code not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a country code phonenumbers knows (e.g. CN)")
+        return value
 
 
 class PromptFile(_Frozen):

@@ -229,3 +229,48 @@ def test_run_from_another_folder_hints_at_ivr_config_dir(
         f"hint: no config at config/ under {elsewhere}: run ivr from the repository root, or set "
         "IVR_CONFIG_DIR to the folder holding regions.yaml"
     )
+
+
+# 8. The zh-CN number prompt promises a Mainland mobile may be typed as its 11 digits: kept in
+# every region that speaks zh-CN, not only in cn.
+
+
+@pytest.mark.parametrize(
+    ("caller", "dialed", "presses"),
+    [
+        ("+6598765432", "+6531251234", ("9", "3", "2")),  # sg: English first, 9 for 华语
+        ("+33612345678", "+18885550100", ("9", "3", "2")),  # global: English first, 9 for 中文
+        ("+8613900139000", "+864001234567", ("3", "2")),  # cn, as before
+    ],
+)
+def test_a_mainland_mobile_typed_as_11_digits_locks_it_wherever_zh_cn_promises_it(
+    client: Any, hotline: Any, caller: str, dialed: str, presses: tuple[str, ...]
+) -> None:
+    phone = Phone(client, caller=caller, dialed=dialed)
+    asked = phone.keys(*presses)
+    assert "中国大陆手机号可直接输入11位" in asked.text and asked.languages[0] == "cmn-CN"
+    assert "4位PIN码" in phone.press("13800138000").text
+    locked = phone.press("2468")
+    assert locked.dialed == ["+442079460001"]
+    assert hotline.wallet.get_account("A-1001").locked is True
+
+
+def test_a_mainland_mobile_that_is_also_a_us_number_is_read_as_promised(client: Any, hotline: Any) -> None:
+    """13012345678 is a Mainland mobile and, read with + first, +1 301 234 5678 in Maryland: the
+    prompt said Mainland mobiles need no country code, so the Mainland one is looked up."""
+    from ivr.routing.regions import typed_number
+
+    assert typed_number("13012345678", ("CN",)) == "+13012345678"  # English: "country code first"
+    assert typed_number("13012345678", ("CN",), national_mobiles=("CN",)) == "+8613012345678"
+    assert typed_number("447400123456", ("SG",), national_mobiles=("CN",)) == "+447400123456"
+    assert typed_number("6598765432", ("SG",), national_mobiles=("CN",)) == "+6598765432"
+
+
+def test_a_national_mobiles_country_phonenumbers_does_not_know_is_a_config_error(config_dir: Path) -> None:
+    catalogue = config_dir / "prompts" / "zh-CN.yaml"
+    catalogue.write_text(catalogue.read_text().replace("national_mobiles: [CN]", "national_mobiles: [XX]"))
+    out = invoke("check", code=1).output
+    assert (
+        f"{catalogue}:13: speaking.national_mobiles: XX: not a country code phonenumbers knows (e.g. CN)"
+        in out
+    )
