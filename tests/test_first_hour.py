@@ -274,3 +274,48 @@ def test_a_national_mobiles_country_phonenumbers_does_not_know_is_a_config_error
         f"{catalogue}:13: speaking.national_mobiles: XX: not a country code phonenumbers knows (e.g. CN)"
         in out
     )
+
+
+# 7. `ivr call --json` and `--url`.
+
+
+def test_speech_awaiting_confirmation_matched_nothing_yet_and_names_the_key() -> None:
+    out = invoke(
+        "call", "--from", "+447400123456", "--at", "2026-03-04T12:00:00Z",
+        "--keys", "1,say@0.3:username,say:yes", "--json",
+    ).stdout  # fmt: skip
+    spoken = [step for step in json.loads(out)["steps"] if "said" in step]
+    assert [(s["said"], s.get("confirm"), s["matched"]) for s in spoken] == [
+        ("username", "1", None),  # "Did you want a username reminder?": nothing chosen yet
+        ("yes", None, "recovery:recovery.username"),
+    ]
+
+
+def test_call_url_without_a_scheme_is_refused_before_any_request() -> None:
+    out = invoke("call", "--from", "+447400123456", "--url", "127.0.0.1:26001", "--keys", "3", code=2).output
+    assert out.splitlines()[-1] == (
+        "Error: --url: '127.0.0.1:26001' is not an http:// or https:// URL (e.g. http://127.0.0.1:5000)"
+    )
+
+
+def test_call_url_with_code_is_refused_before_any_request() -> None:
+    out = invoke(
+        "call", "--from", "+8613800138000", "--url", "http://127.0.0.1:9", "--keys", "2,@code", code=2
+    )
+    assert out.output.splitlines()[-1] == (
+        "Error: @code needs the in-process simulator: with --url the texts are in the server's store"
+    )
+
+
+def test_call_https_against_a_plain_http_server_says_so(app_factory: Any, monkeypatch: Any) -> None:
+    from tests.conftest import TOKEN
+    from tests.wallet_server import serving
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    with serving(app_factory()) as url:
+        secure = url.replace("http://", "https://")
+        out = invoke("call", "--from", "+447400123456", "--url", secure, "--keys", "3", code=1).output
+    assert out.splitlines()[-1] == (
+        f"Error: simulation stopped: POST {secure}/voice: no TLS there (scripts/serve speaks plain http: "
+        f"try {url})"
+    )

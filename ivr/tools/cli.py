@@ -440,7 +440,7 @@ def call(
         dialed = route_call(config, caller, None).region.numbers[0]
     key_list = keys.split(",") if keys is not None else None
     if url:
-        url = url.rstrip("/").removesuffix("/voice")
+        url = _server_url(url, key_list)
     else:
         _say_if_closed_by_ops(config, caller, dialed, instant)
     keypad = None if key_list is not None else _stdin_keypad(quiet=as_json)
@@ -490,6 +490,22 @@ def call(
         emit({**transcript.as_json(), **extra})
     else:
         click.echo(f"-- call ended: {transcript.ended}; dialed: {', '.join(transcript.dialed) or 'nobody'}")
+
+
+def _server_url(url: str, keys: list[str] | None) -> str:
+    """--url as the base of a running server's webhooks, refused before any call is made when
+    it cannot work."""
+    from urllib.parse import urlsplit
+
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise click.UsageError(
+            f"--url: {url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:5000)"
+        )
+    if keys is not None and "@code" in keys:
+        raise click.UsageError(
+            "@code needs the in-process simulator: with --url the texts are in the server's store"
+        )
+    return url.rstrip("/").removesuffix("/voice")
 
 
 def simulator_left_keys(keys: list[str], transcript: Any) -> str:
@@ -549,6 +565,13 @@ def _http_send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple
 
     try:
         response = requests.post(url, data=form, headers=headers, timeout=15)
+    except requests.exceptions.SSLError:
+        from ivr.tools.simulator import SimulationError
+
+        plain = "http://" + url.removeprefix("https://")
+        raise SimulationError(
+            f"POST {url}: no TLS there (scripts/serve speaks plain http: try {plain.removesuffix('/voice')})"
+        ) from None
     except requests.ConnectionError:
         from ivr.tools.simulator import SimulationError
 

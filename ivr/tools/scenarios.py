@@ -124,10 +124,9 @@ def simulate(
 
         runtime = app.extensions["ivr"]
 
-        def last_choice() -> str | None:
+        def journey() -> list[str]:
             record = runtime.call_record(simulator.call_sid) or {}
-            choices = [item for item in (record.get("journey") or "").split(";") if item]
-            return choices[-1] if choices else None
+            return [item for item in (record.get("journey") or "").split(";") if item]
 
         simulator = Simulator(
             signed_transport("http://localhost", DEV_TOKEN, send),
@@ -137,7 +136,7 @@ def simulate(
             dial_status,
             queue_result,
             on_step=on_step,
-            probe=Probe(runtime.sms.outbox, last_choice),
+            probe=Probe(runtime.sms.outbox, journey),
             twilio=twilio,
         )
         try:
