@@ -266,6 +266,17 @@ class Speaking(_Frozen):
     minute: str
     morning_hour: str | None = None  # "this morning at 7", said before dawn
     say_instead: dict[str, str] = {}  # words Babel writes that the language says otherwise
+    # Countries whose mobiles the language's number prompts say may be typed without a country
+    # code (zh-CN: 中国大陆手机号可直接输入11位): accepted so in every region speaking it.
+    national_mobiles: tuple[str, ...] = ()
+
+    @field_validator("national_mobiles")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [code for code in value if code not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a country code phonenumbers knows (e.g. CN)")
+        return value
 
 
 class PromptFile(_Frozen):
@@ -355,14 +366,21 @@ class Config:
         return self.schedules[region.hours]
 
     def summary(self) -> str:
+        rows = [
+            [
+                region.code,
+                ",".join(region.countries) or "every other",
+                f"hotline {region.hotline}",
+                region.timezone,
+                "/".join(region.languages) + (f"  queue {region.queue}" if region.queue else ""),
+            ]
+            for region in self.regions.values()
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] if rows else []
         lines = [f"{len(self.regions)} regions, default {self.default_region}"]
-        for region in self.regions.values():
-            countries = ",".join(region.countries) or "every other"
-            lines.append(
-                f"  {region.code:<7} {countries:<8} hotline {region.hotline:<15} "
-                f"{region.timezone:<17} {'/'.join(region.languages)}"
-                + (f"  queue {region.queue}" if region.queue else "")
-            )
+        for row in rows:  # columns as wide as their longest cell, so every row lines up
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            lines.append("  " + "  ".join([*cells, row[-1]]))
         return "\n".join(lines)
 
 

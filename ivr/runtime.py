@@ -199,10 +199,13 @@ class Closures:
         self._cache = {row["region"]: Emergency(row["reason"], row["until"], row["category"]) for row in rows}
         return self._cache
 
-    def close(self, code: str, reason: str, category: str, until: datetime | None, now: datetime) -> None:
+    def close(
+        self, code: str, reason: str, category: str, until: datetime | None, now: datetime
+    ) -> list[dict[str, Any]]:
         with self.store.begin() as connection:
-            closures.close(connection, code, reason, category, until, now)
+            replaced = closures.close(connection, code, reason, category, until, now)
         self.expire()
+        return replaced
 
     def reopen(self, code: str, now: datetime) -> bool:
         with self.store.begin() as connection:
@@ -335,9 +338,12 @@ class Runtime:
         route = route_call(self.config, caller, dialed)
         return RouteAnswer(route, self.status(route.region, at), route.region.languages[0])
 
-    def close_region(self, code: str, reason: str, category: str, until: datetime | None) -> None:
-        """An emergency closure, stored: every server honours it at its next call."""
-        self.closures.close(code, reason, category, until, self.now())
+    def close_region(
+        self, code: str, reason: str, category: str, until: datetime | None
+    ) -> list[dict[str, Any]]:
+        """An emergency closure, stored: every server honours it at its next call. Returns the
+        closure it replaced, if one was in force (a region has one at a time)."""
+        return self.closures.close(code, reason, category, until, self.now())
 
     def reopen_region(self, code: str) -> bool:
         return self.closures.reopen(code, self.now())

@@ -122,10 +122,10 @@ def test_a_malformed_number_warns_and_routes_as_a_real_call_would(number: str) -
     assert result.stdout.startswith("global (by default)")
 
 
-def test_date_options_name_themselves_and_say_utc_when_no_offset() -> None:
+def test_date_options_name_themselves_and_ask_for_an_offset() -> None:
     out = invoke("report", "--from", "yesterday", code=2).output
     assert "--from: 'yesterday' is not an ISO-8601 date and time" in out
-    assert "without an offset it is UTC" in invoke("route", "--help").output
+    assert "ISO-8601 instant with its UTC offset" in invoke("route", "--help").output
 
 
 # 10. 11. Small things.

@@ -31,7 +31,7 @@ class NumberEntry:
         return present(call, self.menu, lead=lead)
 
     def entered(self, call: Call) -> VoiceResponse:
-        number = typed_number(call.digits, call.region.countries)
+        number = typed_number(call.digits, call.region.countries, call.catalogue().speaking.national_mobiles)
         if number is None:
             return retry(call, self.menu, "bad_phone")
         if self.rule is not None and not self.rule(call.config, number):

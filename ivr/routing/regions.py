@@ -107,20 +107,36 @@ def mask(number: str | None) -> str:
     return found.masked
 
 
-def typed_number(digits: str, countries: tuple[str, ...]) -> str | None:
-    """A registered number typed on a keypad: with its country code, or national in `countries`."""
+def typed_number(
+    digits: str, countries: tuple[str, ...], national_mobiles: tuple[str, ...] = ()
+) -> str | None:
+    """A registered number typed on a keypad: with its country code, or national in `countries`.
+    A mobile of `national_mobiles` (the countries the caller's prompt says need no country code,
+    zh-CN: 中国大陆手机号可直接输入11位) is read that way first, wherever the call is routed."""
     digits = digits_only(digits)
     if not 6 <= len(digits) <= 15:
         return None
-    candidates = [("+" + digits, None)] + [(digits, country) for country in countries]
-    for text, country in candidates:
+    candidates = (
+        [(digits, country, True) for country in national_mobiles]
+        + [("+" + digits, None, False)]
+        + [(digits, country, False) for country in countries]
+    )
+    for text, country, mobile_only in candidates:
         try:
             number = phonenumbers.parse(text, country)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(number):
-            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        if not phonenumbers.is_valid_number(number):
+            continue
+        if mobile_only and phonenumbers.number_type(number) not in MOBILE_TYPES:
+            continue
+        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return None
+
+
+MOBILE_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
 
 
 # What a callback may dial: a real line in a country we serve, never premium-rate, shared-cost,

@@ -23,14 +23,20 @@ def in_force(connection: Connection) -> list[dict[str, Any]]:
 
 def close(
     connection: Connection, region: str, reason: str, category: str, until: datetime | None, now: datetime
-) -> None:
-    """A new closure of `region`, replacing the one in force."""
+) -> list[dict[str, Any]]:
+    """A new closure of `region`, replacing the one in force: the closures it replaced."""
+    replaced = [
+        row
+        for row in in_force(connection)
+        if row["region"] == region and (row["until"] is None or row["until"] > now)
+    ]
     reopen(connection, region, now)
     connection.execute(
         insert(emergency_closures).values(
             region=region, reason=reason, category=category, until=until, created_at=now
         )
     )
+    return replaced
 
 
 def reopen(connection: Connection, region: str, now: datetime) -> bool:

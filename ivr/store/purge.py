@@ -1,6 +1,6 @@
 """Forgetting what is no longer of use, so no query slows as history grows.
 
-What is kept, and for how long (README: "What the store keeps"): attempts for the longest
+What is kept, and for how long (docs/operations.md: "What the store keeps"): attempts for the longest
 limit window (24 h); step answers and call state for a day (a call is long over); one-time
 codes an hour past expiry; reset tokens a day past expiry; texts 30 days (ops look at recent
 ones). Calls and cases are the record and are never purged here.

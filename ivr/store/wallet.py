@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +25,16 @@ def seed(
             connection.execute(insert(wallet_transactions), list(transactions))
     except IntegrityError:
         pass
+
+
+def reset(
+    connection: Connection, accounts: Iterable[dict[str, Any]], transactions: Iterable[dict[str, Any]]
+) -> None:
+    """Replace every wallet row with the seed: one transaction, so a reader sees old or new."""
+    connection.execute(delete(wallet_transactions))
+    connection.execute(delete(wallet_accounts))
+    connection.execute(insert(wallet_accounts), list(accounts))
+    connection.execute(insert(wallet_transactions), list(transactions))
 
 
 def account_by_phone(connection: Connection, phone: str) -> dict[str, Any] | None:

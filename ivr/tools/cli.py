@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ def config_dir() -> Path:
 
 
 def parse_instant(value: str | None, option: str = "--at") -> datetime | None:
-    """An ISO-8601 instant; a naive one is taken as UTC."""
+    """An ISO-8601 instant with its UTC offset: the rule of scenarios and IVR_CLOCK too, since a
+    time without one could be any region's."""
     if value is None:
         return None
     try:
@@ -34,13 +35,17 @@ def parse_instant(value: str | None, option: str = "--at") -> datetime | None:
         raise click.UsageError(
             f"{option}: {value!r} is not an ISO-8601 date and time (e.g. 2026-02-17T12:00:00+08:00)"
         ) from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    if instant.tzinfo is None:
+        raise click.UsageError(
+            f"{option}: {value!r} has no UTC offset; add one, e.g. {value}+08:00 or {value}Z"
+        )
+    return instant
 
 
 LIST_LIMIT = 1000
 LIMIT_HELP = "At most this many, the newest."
 JSON_HELP = "Print JSON (the contract's fields) instead of a table."
-AT_HELP = "ISO-8601 instant, e.g. 2026-02-17T12:00:00+08:00 (default: now); without an offset it is UTC."
+AT_HELP = "ISO-8601 instant with its UTC offset, e.g. 2026-02-17T12:00:00+08:00 (default: now)."
 
 
 def warn_if_not_a_number(config: Config, number: str, dialed: str | None) -> None:
@@ -60,11 +65,19 @@ def warn_if_not_a_number(config: Config, number: str, dialed: str | None) -> Non
 def load_or_exit() -> Config:
     from ivr.flows import PHRASE_KEYS, PROMPT_KEYS
 
+    folder = config_dir()
     try:
-        return load_config(config_dir(), PROMPT_KEYS, PHRASE_KEYS)
+        return load_config(folder, PROMPT_KEYS, PHRASE_KEYS)
     except ConfigError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
+        if not (folder / "regions.yaml").exists():
+            where = folder if folder.is_absolute() else f"{folder}/ under {Path.cwd()}"
+            click.echo(
+                f"hint: no config at {where}: run ivr from the repository root, or set "
+                "IVR_CONFIG_DIR to the folder holding regions.yaml",
+                err=True,
+            )
         sys.exit(1)
 
 
@@ -200,7 +213,10 @@ def route(number: str, dialed: str | None, at: str | None, as_json: bool) -> Non
 )
 def serve(host: str, port: int, dev: bool) -> None:
     """Serve the IVR (production: `gunicorn wsgi:app`)."""
-    from werkzeug.serving import run_simple
+    import errno
+    import socket
+
+    from werkzeug.serving import make_server
 
     from ivr import DEV_TOKEN, StartupError, create_app
     from ivr.web.logs import configure
@@ -222,12 +238,36 @@ def serve(host: str, port: int, dev: bool) -> None:
         app = create_app({"DEV_MODE": dev})
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+    # Bind first, so a busy port is one line of ours before any banner (werkzeug's own message
+    # comes after it and exits); the server then takes the bound socket.
+    try:
+        listener = socket.create_server((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another server?); stop it, or serve on "
+                f"another port: scripts/serve --port {port + 1}"
+            ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    if not app.extensions["ivr"].store.ping():
+        click.echo(
+            f"warning: the store at {store_name()} does not answer: calls are answered, but steps "
+            "that need it apologise and dial the hotline until it does (/readyz says 503)",
+            err=True,
+        )
     configure()  # the same JSON log lines as production, on stderr
     # werkzeug's own request lines carry whole URLs (a callback number rides on one): the IVR's
     # JSON line per webhook says what a request line would, with numbers masked.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app, threaded=True, fd=listener.fileno())
     click.echo(f"Serving the IVR on http://{host}:{port}/voice", err=True)
-    run_simple(host, port, app, threaded=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        listener.close()
 
 
 @main.group()
@@ -238,7 +278,7 @@ def cases() -> None:
 @cases.command("list")
 @click.option("--kind", type=click.Choice(["lockdown", "dispute", "callback", "voicemail"]))
 @click.option("--limit", default=LIST_LIMIT, show_default=True, type=click.IntRange(1), help=LIMIT_HELP)
-@click.option("--since", help="Only those created from this ISO-8601 instant (without an offset: UTC).")
+@click.option("--since", help="Only those created from this ISO-8601 instant (with its UTC offset).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def cases_list(kind: str | None, limit: int, since: str | None, as_json: bool) -> None:
     """Cases, oldest first (callback numbers masked in the table, full in --json)."""
@@ -246,17 +286,21 @@ def cases_list(kind: str | None, limit: int, since: str | None, as_json: bool) -
 
     runtime = open_runtime()
     with runtime.store.begin() as connection:
-        rows = list_cases(connection, kind, limit=limit, since=parse_instant(since, "--since"))
-    _say_if_cut(len(rows), limit)
+        rows = list_cases(connection, kind, limit=limit + 1, since=parse_instant(since, "--since"))
+    rows = _newest(rows, limit)
     if as_json:
         emit(rows)
         return
     table([masked(r) for r in rows], ["reference", "kind", "account", "region", "status", "created_at"])
 
 
-def _say_if_cut(count: int, limit: int) -> None:
-    if count == limit:
-        click.echo(f"note: the newest {limit} shown; use --limit or --since for others", err=True)
+def _newest(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` of `rows` (oldest first, fetched with one more than `limit`, so a
+    list that fits is never said to be cut), and a note on stderr when some were left out."""
+    if len(rows) <= limit:
+        return rows
+    click.echo(f"note: the newest {limit} shown; use --limit or --since for others", err=True)
+    return rows[-limit:]
 
 
 @main.group()
@@ -266,14 +310,13 @@ def sms() -> None:
 
 @sms.command("list")
 @click.option("--limit", default=LIST_LIMIT, show_default=True, type=click.IntRange(1), help=LIMIT_HELP)
-@click.option("--since", help="Only those sent from this ISO-8601 instant (without an offset: UTC).")
+@click.option("--since", help="Only those sent from this ISO-8601 instant (with its UTC offset).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def sms_list(limit: int, since: str | None, as_json: bool) -> None:
     """Texts, oldest first (the table masks numbers)."""
     from ivr.routing.regions import mask
 
-    rows = open_runtime().sms.outbox(limit=limit, since=parse_instant(since, "--since"))
-    _say_if_cut(len(rows), limit)
+    rows = _newest(open_runtime().sms.outbox(limit=limit + 1, since=parse_instant(since, "--since")), limit)
     if as_json:
         emit(rows)
         return
@@ -322,6 +365,19 @@ def wallet_txn(reference: str, as_json: bool) -> None:
     if found is None:
         raise click.ClickException(f"no transaction {reference}")
     show(found.as_json(), as_json)
+
+
+@wallet.command("reset")
+def wallet_reset() -> None:
+    """Put the demo wallet back as seeded: unlocked, its transfers as they were (demo only)."""
+    from ivr.wallet.demo import DemoWallet
+
+    runtime = open_runtime()
+    backend = getattr(runtime.wallet, "wallet", runtime.wallet)  # under the guard
+    if not isinstance(backend, DemoWallet):
+        raise click.ClickException("IVR_WALLET_URL is set: only the demo wallet can be reset")
+    accounts, transactions = backend.reset()
+    click.echo(f"demo wallet reset: {accounts} accounts, {transactions} transactions, as seeded")
 
 
 @main.command()
@@ -384,7 +440,7 @@ def call(
         dialed = route_call(config, caller, None).region.numbers[0]
     key_list = keys.split(",") if keys is not None else None
     if url:
-        url = url.rstrip("/").removesuffix("/voice")
+        url = _server_url(url, key_list)
     else:
         _say_if_closed_by_ops(config, caller, dialed, instant)
     keypad = None if key_list is not None else _stdin_keypad(quiet=as_json)
@@ -434,6 +490,22 @@ def call(
         emit({**transcript.as_json(), **extra})
     else:
         click.echo(f"-- call ended: {transcript.ended}; dialed: {', '.join(transcript.dialed) or 'nobody'}")
+
+
+def _server_url(url: str, keys: list[str] | None) -> str:
+    """--url as the base of a running server's webhooks, refused before any call is made when
+    it cannot work."""
+    from urllib.parse import urlsplit
+
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise click.UsageError(
+            f"--url: {url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:5000)"
+        )
+    if keys is not None and "@code" in keys:
+        raise click.UsageError(
+            "@code needs the in-process simulator: with --url the texts are in the server's store"
+        )
+    return url.rstrip("/").removesuffix("/voice")
 
 
 def simulator_left_keys(keys: list[str], transcript: Any) -> str:
@@ -493,6 +565,13 @@ def _http_send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple
 
     try:
         response = requests.post(url, data=form, headers=headers, timeout=15)
+    except requests.exceptions.SSLError:
+        from ivr.tools.simulator import SimulationError
+
+        plain = "http://" + url.removeprefix("https://")
+        raise SimulationError(
+            f"POST {url}: no TLS there (scripts/serve speaks plain http: try {plain.removesuffix('/voice')})"
+        ) from None
     except requests.ConnectionError:
         from ivr.tools.simulator import SimulationError
 
@@ -680,7 +759,17 @@ def db_purge(batch: int) -> None:
 
     counts = open_runtime().purge(batch)
     for table, removed in counts.items():
-        click.echo(f"{table:<15} {removed:>7} removed (kept: {KEEP[table]})")
+        click.echo(f"{table:<15} {removed:>7} removed (kept: {_duration(KEEP[table])})")
+
+
+def _duration(span: timedelta) -> str:
+    """`1 day`, `30 days`, `1 hour`: a keeping period as ops would say it."""
+    count, unit = (
+        (span.days, "day")
+        if span % timedelta(days=1) == timedelta(0)
+        else (span // timedelta(hours=1), "hour")
+    )
+    return f"{count} {unit}" + ("" if count == 1 else "s")
 
 
 @main.group()
@@ -710,7 +799,7 @@ def runtime_for_region(code: str) -> Any:
 @click.option(
     "--until",
     "until",
-    help="When it ends, ISO-8601 (without an offset: UTC). Default: until `ivr region reopen`.",
+    help="When it ends, ISO-8601 with its UTC offset. Default: until `ivr region reopen`.",
 )
 def region_close(code: str, reason: str, category: str, until: str | None) -> None:
     """Close REGION's agents now; self-service and theft lockdown keep working."""
@@ -718,7 +807,9 @@ def region_close(code: str, reason: str, category: str, until: str | None) -> No
     end = parse_instant(until, "--until")
     if end is not None and end <= runtime.now():
         raise click.UsageError(f"--until: {until!r} has already passed; a closure must end in the future")
-    runtime.close_region(code, reason, category, end)
+    replaced = runtime.close_region(code, reason, category, end)
+    for row in replaced:  # one closure per region: the new one takes the old one's place
+        click.echo(f"{code} was already closed ({row['category']}: {row['reason']}): replaced")
     click.echo(
         f"{code} closed ({category}: {reason})" + (f" until {end.isoformat()}" if end else " until reopened")
     )
@@ -733,15 +824,18 @@ def region_reopen(code: str) -> None:
 
 
 @main.command()
-@click.option("--from", "start", help="Start, ISO-8601 (without an offset: UTC). Default: 7 days ago.")
-@click.option("--to", "end", help="End, ISO-8601 (without an offset: UTC). Default: now.")
+@click.option("--from", "start", help="Start, ISO-8601 with its UTC offset. Default: 7 days ago.")
+@click.option("--to", "end", help="End, ISO-8601 with its UTC offset. Default: now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def report(start: str | None, end: str | None, as_json: bool) -> None:
     """Calls by region and outcome, containment, time to lockdown, callbacks waiting."""
     from ivr.tools.reports import build_report
 
+    first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
+    if first is not None and last is not None and first >= last:
+        raise click.UsageError(f"--from: {start!r} is not before --to {end!r}")
     runtime = open_runtime()
-    data = build_report(runtime, parse_instant(start, "--from"), parse_instant(end, "--to"))
+    data = build_report(runtime, first, last)
     if as_json:
         emit(data)
         return

@@ -125,10 +125,9 @@ def simulate(
         runtime = app.extensions["ivr"]
         runtime.events.explained = {}  # why speech matched, read back into each step
 
-        def last_choice() -> str | None:
+        def journey() -> list[str]:
             record = runtime.call_record(simulator.call_sid) or {}
-            choices = [item for item in (record.get("journey") or "").split(";") if item]
-            return choices[-1] if choices else None
+            return [item for item in (record.get("journey") or "").split(";") if item]
 
         simulator = Simulator(
             signed_transport("http://localhost", DEV_TOKEN, send),
@@ -139,7 +138,7 @@ def simulate(
             queue_result,
             on_step=on_step,
             probe=Probe(
-                runtime.sms.outbox, last_choice, lambda: runtime.events.explained.get(simulator.call_sid)
+                runtime.sms.outbox, journey, lambda: runtime.events.explained.get(simulator.call_sid)
             ),
             twilio=twilio,
         )

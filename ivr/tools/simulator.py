@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from twilio.http import HttpClient
 from twilio.http.response import Response
@@ -55,11 +55,11 @@ KEYPAD = set("0123456789*#")
 @dataclass(frozen=True)
 class Probe:
     """What an in-process simulation can see besides the TwiML: the texts sent so far (a
-    scratch store, so bodies are shown), the call's last menu choice (what speech matched) and
+    scratch store, so bodies are shown), the call's journey so far (what speech matched) and
     why speech matched it (the rule and the catalogue phrase, never the words said)."""
 
     texts: Callable[[], list[dict[str, Any]]]
-    last_choice: Callable[[], str | None]
+    journey: Callable[[], list[str]]
     last_why: Callable[[], str | None] = lambda: None
 
 
@@ -351,9 +351,19 @@ class Simulator:
                 return None
             return self._post(action, {"Digits": ""})
         self._record(step)
+        before = len(self.probe.journey()) if self.probe is not None else 0
         answer = self._post(action, {"SpeechResult": text, "Confidence": step["confidence"]})
+        asked = answer.find(".//Gather")
+        confirm = (
+            parse_qs(urlsplit(asked.get("action", "")).query).get("confirm") if asked is not None else None
+        )
+        if confirm:
+            step["confirm"] = confirm[0]  # "did you want ...?": the key it would choose
         if self.probe is not None:
-            step["matched"] = self.probe.last_choice()
+            # What these words chose: the first choice they added to the journey (outcomes
+            # follow it); none while the IVR asks to confirm them.
+            chosen = [item for item in self.probe.journey()[before:] if not item.startswith("outcome:")]
+            step["matched"] = chosen[0] if chosen else None
             step["why"] = self.probe.last_why()
         return answer
 

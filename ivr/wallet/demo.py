@@ -44,22 +44,33 @@ class DemoWallet:
         self.clock = clock
         self._seeded = False
 
+    @staticmethod
+    def seed_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The wallet as first seeded: the accounts (PINs hashed) and their transactions."""
+        accounts = [
+            {"account": a, "username": u, "phone": p, "pin_hash": hash_pin(a, pin), "locked": False}
+            for a, u, p, pin in ACCOUNTS
+        ]
+        transactions = [
+            {"reference": r, "account": a, "status": s, "amount": m, "currency": c, "disputed": False}
+            for r, a, s, m, c in TRANSACTIONS
+        ]
+        return accounts, transactions
+
     def seed(self) -> None:
         if self._seeded:
             return
         with self.store.begin() as connection:
-            tables.seed(
-                connection,
-                (
-                    {"account": a, "username": u, "phone": p, "pin_hash": hash_pin(a, pin), "locked": False}
-                    for a, u, p, pin in ACCOUNTS
-                ),
-                (
-                    {"reference": r, "account": a, "status": s, "amount": m, "currency": c, "disputed": False}
-                    for r, a, s, m, c in TRANSACTIONS
-                ),
-            )
+            tables.seed(connection, *self.seed_rows())
         self._seeded = True
+
+    def reset(self) -> tuple[int, int]:
+        """Put the wallet back as seeded (after a rehearsal lock): how many accounts, transactions."""
+        accounts, transactions = self.seed_rows()
+        with self.store.begin() as connection:
+            tables.reset(connection, accounts, transactions)
+        self._seeded = True
+        return len(accounts), len(transactions)
 
     def _run(self, query: Callable[..., Any], *args: Any) -> Any:
         """One query of `ivr.store.wallet` (a read or a write) in its own transaction."""

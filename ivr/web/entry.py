@@ -4,7 +4,7 @@ Every new call meets this webhook first, so it takes the shortest way through th
 a WSGI handler set as the app's `wsgi_app` (Flask's place for middleware), reading the body
 with werkzeug's input stream and Python's `parse_qsl`, answering TwiML straight to the server.
 Flask's request context, its hooks and werkzeug's form parser cost more than all of the IVR's
-own work for this webhook (README, "Throughput"). In every other way it is the blueprint's
+own work for this webhook (docs/benchmarks.md). In every other way it is the blueprint's
 webhook: the same 413 unread, signature and CallSid checks, answer, log line, histogram and
 apology, from the same functions in `ivr.web.webhooks`. Every other request goes on to Flask.
 """
