@@ -506,6 +506,7 @@ def build_runtime(
         # A bounded wait: texts and the agents' leg are sent from inside webhooks.
         http = sms_http_client or TwilioHttpClient(timeout=TWILIO_API_SECONDS)
         client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+        client.api.base_url = settings.twilio_api_url.rstrip("/")  # TWILIO_API_URL: calls, texts
     return Runtime(
         source,
         store,

@@ -21,6 +21,7 @@ _SETTING_KEYS = {
     "WALLET_URL": "wallet_url",
     "WALLET_TOKEN": "wallet_token",
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_API_URL": "twilio_api_url",
     "SMS_FROM": "sms_from",
     "OPS_USER": "ops_user",
     "OPS_PASSWORD": "ops_password",
