@@ -3,8 +3,9 @@ against a fake Calls API at TWILIO_API_URL that records what the IVR asked Twili
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -37,6 +38,11 @@ def live(app_factory: Callable[..., Flask], twilio: FakeTwilio) -> Iterator[Flas
     )
     yield application
     application.extensions["ivr"].store.dispose()
+
+
+def placed_by_dialer(twilio: FakeTwilio) -> list[dict[str, str]]:
+    """The calls the dialer placed (not the agents' leg of a caller on hold while booking)."""
+    return [call for call in twilio.calls() if "/voice/step/callback-" in call["Url"]]
 
 
 def caller(app: Flask, number: str, dialed: str, sid: str) -> Phone:
@@ -97,11 +103,11 @@ def test_a_night_callback_is_promised_for_opening_and_dialed_then_agent_first(
     reference = case["reference"]
 
     assert dialer(live).run_once(at("2026-11-23T07:59:00+00:00")) == []  # not before opening
-    assert twilio.calls() == []
+    assert placed_by_dialer(twilio) == []
     (attempt,) = dialer(live).run_once(at("2026-11-23T08:00:30+00:00"))
     assert attempt.mode == "agent-first" and attempt.call_sid
     assert "7400123456" not in attempt.line()
-    (placed,) = twilio.calls()
+    (placed,) = placed_by_dialer(twilio)
     # Twilio's Calls API (https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource)
     assert placed["To"] == GB_HOTLINE and placed["From"] == GB_NUMBER
     assert placed["Url"] == f"{PUBLIC}/voice/step/callback-agent?case={reference}"
@@ -145,3 +151,158 @@ def test_a_night_callback_is_promised_for_opening_and_dialed_then_agent_first(
     again = book(live, sid="again")
     assert "already on our call-back list" not in again
     assert "We'll call you back on the number ending 3 4 5 6 within the hour." in again
+
+
+def test_a_callback_booked_before_a_holiday_break_is_promised_and_dialed_after_it(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    clock.set("2026-12-24T20:30:00+00:00")  # Christmas Eve after closing; then four days closed
+    heard = book(live)
+    assert "when we open, on Tuesday 29 December at 8 am." in heard
+    for day in ("2026-12-25T10:00:00+00:00", "2026-12-26T10:00:00+00:00", "2026-12-28T10:00:00+00:00"):
+        assert dialer(live).run_once(at(day)) == []
+    assert placed_by_dialer(twilio) == []
+    assert len(dialer(live).run_once(at("2026-12-29T08:00:00+00:00"))) == 1
+
+
+def test_theft_callbacks_are_dialed_first_then_whoever_asked_first(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    cases = live.extensions["ivr"].services.cases
+    asked = at("2026-11-23T07:00:00+00:00")
+    references = {}
+    for label, number, minutes, theft in (
+        ("oldest", "+447400123001", 0, False),
+        ("theft", "+447400123002", 5, True),
+        ("newer", "+447400123003", 2, False),
+    ):
+        references[label] = cases.open(
+            kind="callback",
+            region="gb",
+            language="en-GB",
+            status="open",
+            now=asked + timedelta(minutes=minutes),
+            callback_number=number,
+            requested_at=asked + timedelta(minutes=minutes),
+            priority=theft,
+        )
+    attempts = dialer(live).run_once(at("2026-11-23T08:00:00+00:00"))
+    assert [a.reference for a in attempts] == [references[k] for k in ("theft", "oldest", "newer")]
+    assert [a.number for a in attempts] == ["+44******3002", "+44******3001", "+44******3003"]
+    whisper = Leg(live, placed_by_dialer(twilio)[0]).answer().text
+    assert "They locked a stolen wallet." in whisper
+
+
+def test_unanswered_attempts_are_retried_ten_minutes_apart_three_times_then_failed(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    clock.set("2026-11-23T10:00:00+00:00")
+    book(live)
+    (case,) = stored_cases(live.extensions["ivr"], "callback")
+    start = at("2026-11-23T10:00:00+00:00")
+    outcomes = ["no-answer", "busy", "failed"]
+    for n, status in enumerate(outcomes):
+        (attempt,) = dialer(live).run_once(start + timedelta(minutes=10 * n))
+        assert attempt.attempt == n + 1
+        clock.set((start + timedelta(minutes=10 * n)).isoformat())
+        Leg(live, placed_by_dialer(twilio)[-1]).status(status)
+        if n < 2:  # not again within ten minutes, nor twice for one status callback
+            Leg(live, placed_by_dialer(twilio)[-1]).status(status)
+            assert dialer(live).run_once(start + timedelta(minutes=10 * n + 9)) == []
+    shown = case_of(live, case["reference"])
+    assert shown["status"] == "failed"
+    assert [a["result"] for a in shown["attempts"]] == ["agent-no-answer", "agent-busy", "agent-failed"]
+    assert all(len(a["call_sids"]) == 1 for a in shown["attempts"])
+    assert dialer(live).run_once(start + timedelta(hours=2)) == []
+    assert len(placed_by_dialer(twilio)) == 3
+    again = book(live, sid="after-failed")  # a failed callback never blocks a new request
+    assert "already on our call-back list" not in again
+
+
+def test_the_caller_is_not_redialed_while_the_agent_is_still_ringing_them_and_a_miss_is_retried(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    clock.set("2026-11-23T10:00:00+00:00")
+    book(live)
+    (case,) = stored_cases(live.extensions["ivr"], "callback")
+    dialer(live).run_once(at("2026-11-23T10:00:00+00:00"))
+    agent = Leg(live, placed_by_dialer(twilio)[0])
+    agent.answer()
+    agent.phone.press("1")
+    sorry = agent.phone.twiml(agent.phone.last.first("Dial").get("action"), DialCallStatus="no-answer")  # type: ignore[union-attr]
+    assert sorry.text.startswith("They didn't answer. We'll try again later.")
+    agent.status("completed")
+    shown = case_of(live, case["reference"])
+    assert shown["status"] == "open" and [a["result"] for a in shown["attempts"]] == ["caller-no-answer"]
+    assert shown["next_attempt_at"] == "2026-11-23T10:10:00+00:00"
+
+
+def test_queue_regions_ring_the_caller_first_skip_a_machine_and_queue_a_person(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    clock.set("2026-11-22T06:00:00+00:00")  # Sunday 14:00 in Hong Kong: closed
+    heard = book(live, HK_CALLER, HK_NUMBER)
+    assert "覆電去尾數" in heard and "開工之後" in heard
+    (case,) = stored_cases(live.extensions["ivr"], "callback")
+    (first,) = dialer(live).run_once(at("2026-11-23T01:00:00+00:00"))  # Monday 09:00 there
+    assert first.mode == "caller-first"
+    placed = placed_by_dialer(twilio)[0]
+    assert placed["To"] == HK_CALLER and placed["From"] == HK_NUMBER
+    assert placed["MachineDetection"] == "Enable"
+    assert placed["Url"] == f"{PUBLIC}/voice/step/callback-answer?case={case['reference']}"
+    machine = Leg(live, placed).answer(AnsweredBy="machine_start")
+    assert machine.root[0].tag == "Hangup" and machine.text == ""
+    Leg(live, placed).status("completed")
+    assert [a["result"] for a in case_of(live, case["reference"])["attempts"]] == ["machine"]
+
+    dialer(live).run_once(at("2026-11-23T01:10:00+00:00"))
+    person = Leg(live, placed_by_dialer(twilio)[1])
+    offer = person.answer(AnsweredBy="human")
+    assert offer.text.startswith("你好，呢度係OK錢包，跟你嘅要求覆電畀你。想同客服傾，請按1。")
+    assert offer.languages[0] == live.extensions["ivr"].config.voices["zh-HK"].say_language  # Cantonese
+    queued = person.phone.press("1")
+    assert queued.first("Enqueue").text == "hk-support"
+    shown = case_of(live, case["reference"])
+    assert shown["status"] == "closed" and [a["result"] for a in shown["attempts"]] == ["machine", "queued"]
+
+
+def test_a_task_router_region_puts_the_called_back_caller_ahead_of_new_calls(
+    app_factory: Callable[..., Flask], config_dir: Any, clock: Clock, twilio: FakeTwilio
+) -> None:
+    regions = config_dir / "regions.yaml"
+    regions.write_text(
+        regions.read_text().replace(
+            "    queue: hk-support   # agents take calls from this Twilio queue\n",
+            "    queue: hk-support   # agents take calls from this Twilio queue\n    task_workflow: WW"
+            + "0" * 32
+            + "\n",
+        )
+    )
+    app = app_factory(
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_API_URL=twilio.url, PUBLIC_URL=PUBLIC
+    )
+    clock.set("2026-11-22T06:00:00+00:00")
+    book(app, HK_CALLER, HK_NUMBER)
+    dialer(app).run_once(at("2026-11-23T01:00:00+00:00"))
+    person = Leg(app, placed_by_dialer(twilio)[0])
+    person.answer(AnsweredBy="human")
+    queued = person.phone.press("1")
+    enqueue = queued.first("Enqueue")
+    assert enqueue.get("workflowSid") == "WW" + "0" * 32
+    task = enqueue.find("Task")
+    assert task is not None and task.get("priority") == "10"
+    assert json.loads(task.text or "{}")["callback"] == "1"
+    app.extensions["ivr"].store.dispose()
+
+
+def test_a_leg_twilio_would_not_place_is_a_failed_attempt_retried_later(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    clock.set("2026-11-23T10:00:00+00:00")
+    book(live)
+    twilio.refuse_calls = True
+    (attempt,) = dialer(live).run_once(at("2026-11-23T10:00:00+00:00"))
+    assert attempt.call_sid is None and "not placed" in attempt.line()
+    (case,) = stored_cases(live.extensions["ivr"], "callback")
+    shown = case_of(live, case["reference"])
+    assert shown["status"] == "open" and [a["result"] for a in shown["attempts"]] == ["not-placed"]
