@@ -64,9 +64,10 @@ def step_url(public_url: str, step: str, **query: str) -> str:
 class Dialer:
     """Dials due callbacks through the runtime's Twilio line, one claimed case at a time."""
 
-    def __init__(self, runtime: Any, public_url: str) -> None:
+    def __init__(self, runtime: Any, public_url: str, line: Any = None) -> None:
         self.runtime = runtime
         self.public_url = public_url
+        self.line = line or runtime.services.line  # ivr.agentline.AgentLine: Twilio's Calls API
 
     def open_regions(self, now: datetime) -> list[Region]:
         config = self.runtime.config
@@ -92,7 +93,7 @@ class Dialer:
         ours = region.numbers[0] if region.numbers else region.hotline
         status_callback = step_url(self.public_url, "callback-status", case=reference, leg=leg)
         if leg == "agent":
-            sid = self.runtime.services.line.ring(
+            sid = self.line.ring(
                 to=region.hotline,
                 from_=ours,
                 url=step_url(self.public_url, "callback-agent", case=reference),
@@ -103,7 +104,7 @@ class Dialer:
             # Twilio's answering machine detection (MachineDetection=Enable): the answer webhook
             # carries AnsweredBy (human, machine_start, fax, unknown) and a machine is not
             # connected (https://www.twilio.com/docs/voice/answering-machine-detection).
-            sid = self.runtime.services.line.ring(
+            sid = self.line.ring(
                 to=number,
                 from_=ours,
                 url=step_url(self.public_url, "callback-answer", case=reference),

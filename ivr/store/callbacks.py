@@ -146,3 +146,12 @@ def waiting_by_region(connection: Connection) -> dict[str, tuple[int, datetime]]
         .group_by(cases.c.region)
     )
     return {region: (count, oldest) for region, count, oldest in connection.execute(query)}
+
+
+def copy_waiting(source: Connection, target: Connection) -> int:
+    """Copy the callbacks waiting in `source` into `target` (a rehearsal's scratch store)."""
+    query = select(cases).where(cases.c.kind == "callback", cases.c.status.in_(("open", "calling")))
+    rows = [{k: v for k, v in dict(row).items() if k != "id"} for row in source.execute(query).mappings()]
+    if rows:
+        target.execute(cases.insert(), rows)
+    return len(rows)

@@ -81,6 +81,8 @@ def case_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"].isoformat(),
         "priority": bool(row["priority"]),
     }
+    if row["kind"] == "lockdown":
+        data["outcome"] = row["outcome"]  # locked | no_wallet | lock_failed | not_verified
     if row["kind"] == "dispute":
         data["transaction"] = row["transaction"]
     if row["kind"] == "callback":

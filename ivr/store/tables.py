@@ -107,6 +107,7 @@ cases = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     # Callbacks (migration 0005): each attempt as JSON `[{"at", "result", "call_sids"}]`, when the
     # next may be made, and the lease of the worker dialing it now (expired: it died; retry).
+    Column("outcome", String(24)),  # a lockdown's: locked | no_wallet | lock_failed | not_verified
     Column("topic", String(16)),  # what the caller was doing when they asked (the agent's whisper)
     Column("attempts", Text, nullable=False, server_default="[]"),
     Column("next_attempt_at", UtcDateTime()),

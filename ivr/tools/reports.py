@@ -24,6 +24,7 @@ def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> 
         rows = queries.calls_between(connection, start, end)
         to_lockdown = queries.seconds_to_lockdown(connection, start, end)
         waiting = queries.waiting_callbacks(connection)
+        finished = queries.callbacks_finished(connection, start, end)
     by_region: dict[str, dict[str, int]] = {}
     for row in rows:  # one row per (region, outcome, ended): counted by the database
         counts = by_region.setdefault(row["region"], {"calls": 0, **{o: 0 for o in OUTCOMES}})
@@ -49,6 +50,19 @@ def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> 
             "theft": sum(1 for r in waiting if r["priority"]),
             "oldest_minutes": max(ages) if ages else None,
         },
+        "callbacks": callback_counts(finished),
+    }
+
+
+def callback_counts(finished: list[dict[str, Any]]) -> dict[str, Any]:
+    """Callbacks the dialer kept (reached the caller) and gave up, and the median minutes from
+    the request to the call that reached them."""
+    kept = [r for r in finished if r["status"] == "closed" and r["closed_by"] == "dialer"]
+    waits = [(r["closed_at"] - (r["requested_at"] or r["created_at"])).total_seconds() / 60 for r in kept]
+    return {
+        "done": len(kept),
+        "failed": sum(1 for r in finished if r["status"] == "failed"),
+        "median_minutes_to_call": statistics.median(waits) if waits else None,
     }
 
 

@@ -34,12 +34,17 @@ def _unique_callback_index(where: str) -> None:
 
 def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("outcome", sa.String(24)))
         batch.add_column(sa.Column("topic", sa.String(16)))
         batch.add_column(sa.Column("attempts", sa.Text(), nullable=False, server_default="[]"))
         batch.add_column(sa.Column("next_attempt_at", ivr.store.UtcDateTime()))
         batch.add_column(sa.Column("lease_until", ivr.store.UtcDateTime()))
         batch.add_column(sa.Column("closed_at", ivr.store.UtcDateTime()))
         batch.add_column(sa.Column("closed_by", sa.String(64)))
+    # A lockdown's status was its outcome: keep that as the outcome, and the case open.
+    op.execute(
+        "UPDATE cases SET outcome = status, status = 'open' WHERE kind = 'lockdown' AND status <> 'closed'"
+    )
     op.drop_index("uq_open_callback", table_name="cases")
     _unique_callback_index(WAITING)
     op.create_index("ix_cases_status_next_attempt_at", "cases", ["status", "next_attempt_at"])
@@ -49,6 +54,17 @@ def downgrade() -> None:
     op.drop_index("ix_cases_status_next_attempt_at", table_name="cases")
     op.drop_index("uq_open_callback", table_name="cases")
     _unique_callback_index(OPEN_ONLY)
+    op.execute(
+        "UPDATE cases SET status = outcome WHERE kind = 'lockdown' AND status = 'open' AND outcome IS NOT NULL"
+    )
     with op.batch_alter_table("cases") as batch:
-        for column in ("closed_by", "closed_at", "lease_until", "next_attempt_at", "attempts", "topic"):
+        for column in (
+            "closed_by",
+            "closed_at",
+            "lease_until",
+            "next_attempt_at",
+            "attempts",
+            "topic",
+            "outcome",
+        ):
             batch.drop_column(column)
