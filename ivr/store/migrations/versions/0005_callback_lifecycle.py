@@ -54,8 +54,10 @@ def downgrade() -> None:
     op.drop_index("ix_cases_status_next_attempt_at", table_name="cases")
     op.drop_index("uq_open_callback", table_name="cases")
     _unique_callback_index(OPEN_ONLY)
+    op.execute("UPDATE cases SET status = 'open' WHERE kind = 'callback' AND status = 'calling'")
     op.execute(
-        "UPDATE cases SET status = outcome WHERE kind = 'lockdown' AND status = 'open' AND outcome IS NOT NULL"
+        "UPDATE cases SET status = outcome"
+        " WHERE kind = 'lockdown' AND status = 'open' AND outcome IS NOT NULL"
     )
     with op.batch_alter_table("cases") as batch:
         for column in (
