@@ -141,9 +141,13 @@ def list_cases(
     status: str | None = None,
     limit: int | None = None,
     since: datetime | None = None,
+    oldest: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases oldest first: with `limit`, the newest `limit` of them; with `since`, from then."""
-    query = select(cases).order_by(cases.c.id.desc())
+    """Cases oldest first: with `limit`, the newest `limit` of them; with `oldest`, the oldest
+    `oldest` of them (what has waited longest); with `since`, from then."""
+    query = select(cases).order_by(cases.c.id.asc() if oldest else cases.c.id.desc())
+    if oldest:
+        query = query.limit(oldest)
     if kind:
         query = query.where(cases.c.kind == kind)
     if status:
@@ -153,7 +157,7 @@ def list_cases(
     if limit is not None:
         query = query.limit(limit)
     rows = [case_json(dict(row)) for row in connection.execute(query).mappings()]
-    return rows[::-1]
+    return rows if oldest else rows[::-1]
 
 
 def open_callbacks(connection: Connection) -> list[dict[str, Any]]:
