@@ -84,6 +84,8 @@ class Dialer:
                     rows.start_attempt(connection, case["reference"], now)
             if case is None:
                 return placed
+            if len(case["attempts"]) and case["attempts"][-1]["result"] == rows.LOST:
+                self.runtime.events.callback_attempt(case["region"], rows.LOST)
             placed.append(self.dial(case, regions[case["region"]], now))
 
     def dial(self, case: dict[str, Any], region: Region, now: datetime) -> Attempt:
@@ -125,6 +127,7 @@ class Dialer:
                     max_attempts=MAX_ATTEMPTS,
                     spacing=RETRY_SPACING,
                 )
+        self.runtime.events.callback_attempt(region.code, "placed" if sid else "not-placed")
         attempt = Attempt(
             reference,
             region.code,
@@ -145,3 +148,12 @@ class Dialer:
             except Exception as exc:  # the store or Twilio away: the next pass tries again
                 log.warning("callback pass skipped: %s", type(exc).__name__)
             time.sleep(every)
+
+
+def callbacks_waiting(runtime: Any) -> dict[str, tuple[int, float]]:
+    """Per region: callbacks waiting (or being dialed), and the oldest one's wait in seconds
+    (the metrics' gauges, read from the store at each scrape)."""
+    with runtime.store.begin() as connection:
+        waiting = rows.waiting_by_region(connection)
+    now = runtime.now()
+    return {region: (count, (now - since).total_seconds()) for region, (count, since) in waiting.items()}

@@ -241,6 +241,11 @@ class Events:
         if self.metrics is not None:
             self.metrics.child(self.metrics.speech, menu=menu, language=language, result=result).inc()
 
+    def callback_attempt(self, region: str, result: str) -> None:
+        """A callback attempt placed, or ended with `result` (connected, machine, busy, ...)."""
+        if self.metrics is not None:
+            self.metrics.child(self.metrics.callback_attempts, region=region, result=result).inc()
+
     def error(self, kind: str) -> None:
         if self.metrics is not None:
             self.metrics.errors.labels(kind=kind).inc()

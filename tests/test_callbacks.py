@@ -306,3 +306,42 @@ def test_a_leg_twilio_would_not_place_is_a_failed_attempt_retried_later(
     (case,) = stored_cases(live.extensions["ivr"], "callback")
     shown = case_of(live, case["reference"])
     assert shown["status"] == "open" and [a["result"] for a in shown["attempts"]] == ["not-placed"]
+
+
+def test_metrics_and_the_report_show_the_promise_being_kept(
+    live: Flask, clock: Clock, twilio: FakeTwilio, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock.set("2026-11-22T23:10:00+00:00")
+    book(live)
+    book(live, "+447400123457", sid="second")
+    clock.set("2026-11-23T07:10:00+00:00")  # eight hours later, still closed
+    text = live.test_client().get("/metrics").get_data(as_text=True)
+    assert 'ivr_callbacks_waiting{region="gb"} 2.0' in text
+    assert 'ivr_callback_oldest_wait_seconds{region="gb"} 28800.0' in text
+    dialer(live).run_once(at("2026-11-23T08:00:00+00:00"))
+    first, second = placed_by_dialer(twilio)
+    clock.set("2026-11-23T08:01:00+00:00")
+    Leg(live, second).status("busy")
+    agent = Leg(live, first)
+    agent.answer()
+    number = agent.phone.press("1").first("Number")
+    caller(live, GB_NUMBER, GB_CALLER, "CA" + "b" * 32).twiml(number.get("url"), Direction="outbound-dial")
+    text = live.test_client().get("/metrics").get_data(as_text=True)
+    assert 'ivr_callback_attempts_total{region="gb",result="placed"} 2.0' in text
+    assert 'ivr_callback_attempts_total{region="gb",result="connected"} 1.0' in text
+    assert 'ivr_callback_attempts_total{region="gb",result="agent-busy"} 1.0' in text
+    assert 'ivr_callbacks_waiting{region="gb"} 1.0' in text
+    assert "7400123456" not in text and "7400123457" not in text
+
+    from click.testing import CliRunner
+
+    from ivr.tools.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'ivr.sqlite3'}")
+    monkeypatch.setenv("IVR_CONFIG_DIR", str(live.extensions["ivr"].source.directory))
+    window = ["--from", "2026-11-22T00:00:00+00:00", "--to", "2026-11-24T00:00:00+00:00"]
+    report = json.loads(CliRunner().invoke(main, ["report", *window, "--json"]).output)
+    assert report["callbacks"] == {"done": 1, "failed": 0, "median_minutes_to_call": 531.0}
+    assert report["callbacks_waiting"]["count"] == 1
+    lines = CliRunner().invoke(main, ["report", *window]).output
+    assert "Callbacks done: 1, failed: 0; median from request to call: 531 min" in lines

@@ -53,7 +53,11 @@ def _hang_up(call: Call, *lines: str, language: str | None = None) -> VoiceRespo
 
 
 def _outcome(call: Call, case: dict[str, Any], result: str, *, connected: bool) -> str | None:
-    return call.services.cases.callback_outcome(case["reference"], result, call.now, connected=connected)
+    """The attempt in progress ended with `result`: stored on the case, counted once."""
+    status = call.services.cases.callback_outcome(case["reference"], result, call.now, connected=connected)
+    if status is not None:
+        call.services.events.callback_attempt(case["region"], result)
+    return status
 
 
 def agent_answer(call: Call) -> VoiceResponse:

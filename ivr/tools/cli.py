@@ -329,6 +329,10 @@ def callbacks_run(once: bool, at: str | None) -> None:
         raise click.ClickException(
             "TWILIO_ACCOUNT_SID is not set: the dialer places calls through Twilio's Calls API"
         )
+    if environment.prometheus_multiproc_dir:  # its counters join the web workers' /metrics
+        from ivr.web.metrics import Metrics
+
+        runtime.events.metrics = Metrics(multiprocess=True)
     dialer = Dialer(runtime, environment.public_url)
     if once:
         attempts = dialer.run_once(runtime.now())
