@@ -646,6 +646,7 @@ def scenarios_run(paths: tuple[Path, ...]) -> None:
                 scenario.dial_status,
                 scenario.queue_result,
                 hold=scenario.hold,
+                dialer=scenario.dialer,
             )
             problems = scenario_module.check(scenario, outcome)
             name = scenario.name
