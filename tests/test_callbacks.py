@@ -345,3 +345,20 @@ def test_metrics_and_the_report_show_the_promise_being_kept(
     assert report["callbacks_waiting"]["count"] == 1
     lines = CliRunner().invoke(main, ["report", *window]).output
     assert "Callbacks done: 1, failed: 0; median from request to call: 531 min" in lines
+
+
+def test_a_called_back_caller_may_say_they_want_an_agent_and_is_asked_again_when_unclear(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    clock.set("2026-11-22T06:00:00+00:00")
+    book(live, HK_CALLER, HK_NUMBER)
+    dialer(live).run_once(at("2026-11-23T01:00:00+00:00"))
+    person = Leg(live, placed_by_dialer(twilio)[0])
+    offer = person.answer(AnsweredBy="human")
+    gather = offer.first("Gather")
+    assert gather.get("input") == "dtmf speech" and gather.get("language") == "yue-Hant-HK"
+    assert "客服" in gather.get("hints", "")
+    unclear = person.phone.twiml(gather.get("action", ""), SpeechResult="唔知", Confidence="0.91")
+    assert unclear.text.startswith("你好，呢度係OK錢包")  # asked once more
+    queued = person.phone.twiml(unclear.gather_action, SpeechResult="我想搵客服", Confidence="0.88")
+    assert queued.first("Enqueue").text == "hk-support"

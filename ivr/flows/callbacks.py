@@ -21,6 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flows import prompts
 from ivr.flows.call import Call
+from ivr.flows.speech import match, said_key, yes_or_no
 from ivr.routing.regions import Route
 
 AGENT_KEY_SECONDS = 8  # the agent has this long to press 1 after the whisper
@@ -154,17 +155,42 @@ def caller_answer(call: Call) -> VoiceResponse:
     if call.params.get("AnsweredBy", "") in MACHINE:
         _outcome(seen, case, "machine", connected=False)
         return _hang_up(call)
+    return _offer(seen, case)
+
+
+def _offer(seen: Call, case: dict[str, Any], miss: int = 0) -> VoiceResponse:
+    """Who is calling and why, then 1 (or "yes", "agent") to join the queue: keys and speech in
+    the caller's language, as every caller menu listens (hints: the words that join)."""
+    catalogue = seen.catalogue()
+    hints = [p for name in ("yes", "agent", "digit_1") for p in catalogue.phrases.get(name, ())]
     response = VoiceResponse()
     gather = response.gather(
-        action=seen.url("/voice/step/callback-join", case=case["reference"]),
+        action=seen.url("/voice/step/callback-join", case=case["reference"], miss=miss or None),
         num_digits=1,
         timeout=AGENT_KEY_SECONDS,
-        input="dtmf",
+        input="dtmf speech",
+        language=seen.voice().speech_language,
+        hints=", ".join(dict.fromkeys(hints)),
+        speech_timeout="auto",
+        speech_model=seen.config.speech.model,
     )
     seen.say(gather, seen.line("callback_caller_offer"))
     seen.say(response, seen.line("callback_caller_later"), seen.line("goodbye"))
     response.hangup()
     return response
+
+
+def _joins(call: Call) -> bool | None:
+    """1, or said "yes" / "agent" / "one" clearly enough: True; nothing understood: None."""
+    if call.digits:
+        return call.digits == "1"
+    if not call.speech or call.confidence < call.config.speech.confidence:
+        return None
+    catalogue = call.catalogue()
+    said = call.speech
+    if said_key(said, catalogue, ("1",)) or yes_or_no(said, catalogue) == "yes":
+        return True
+    return match(said, catalogue, {"0": "agent"}).key == "0" or None
 
 
 def caller_join(call: Call) -> VoiceResponse:
@@ -174,7 +200,10 @@ def caller_join(call: Call) -> VoiceResponse:
         return _hang_up(call)
     seen, case = found
     region = seen.region
-    if call.digits != "1" or not region.queue:
+    joins = _joins(seen)
+    if joins is None and seen.miss < 1:  # not understood: asked once more
+        return _offer(seen, case, miss=seen.miss + 1)
+    if not joins or not region.queue:
         return _hang_up(seen, seen.line("callback_caller_later"), seen.line("goodbye"))
     _outcome(seen, case, "queued", connected=True)
     response = VoiceResponse()
