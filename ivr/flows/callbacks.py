@@ -25,6 +25,7 @@ from ivr.flows.speech import match, said_key, yes_or_no
 from ivr.routing.regions import Route
 
 AGENT_KEY_SECONDS = 8  # the agent has this long to press 1 after the whisper
+CALLBACK_PRIORITY = 10  # a TaskRouter task's priority (its default is 0): ahead of new calls
 TOPICS = ("lockdown", "recovery", "transactions", "selfhelp")
 # Twilio's AnsweredBy values for a machine (answering machine detection; `unknown` and `human`
 # are put through, since a person who says little is still a person).
@@ -225,16 +226,13 @@ def caller_join(call: Call) -> VoiceResponse:
     return response
 
 
-CALLBACK_PRIORITY = 10  # a task's priority (TaskRouter's default is 0): ahead of new calls
-
-
 def leg_status(call: Call) -> VoiceResponse:
     """A leg's status callback: an attempt not yet decided ends as Twilio says (busy,
     no-answer, failed, canceled; completed without connecting), to be retried."""
     found = _case(call)
     if found is not None:
         seen, case = found
-        leg = call.params.get("leg", "agent") if call.params.get("leg") in ("agent", "caller") else "agent"
+        leg = "caller" if call.params.get("leg") == "caller" else "agent"
         status = call.params.get("CallStatus", "failed")
         result = f"{leg}-{'ended' if status == 'completed' else status}"
         _outcome(seen, case, result[:32], connected=False)
