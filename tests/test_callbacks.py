@@ -362,3 +362,24 @@ def test_a_called_back_caller_may_say_they_want_an_agent_and_is_asked_again_when
     assert unclear.text.startswith("你好，呢度係OK錢包")  # asked once more
     queued = person.phone.twiml(unclear.gather_action, SpeechResult="我想搵客服", Confidence="0.88")
     assert queued.first("Enqueue").text == "hk-support"
+
+
+def test_an_emergency_closure_holds_the_dialer_and_the_caller_hears_no_time(
+    live: Flask, clock: Clock, twilio: FakeTwilio
+) -> None:
+    clock.set("2026-11-23T10:00:00+00:00")
+    runtime = live.extensions["ivr"]
+    runtime.close_region("gb", "Office flooded", "weather", None)
+    heard = book(live)
+    assert "We'll call you back on the number ending 3 4 5 6 as soon as we reopen." in heard
+    assert dialer(live).run_once(at("2026-11-23T10:05:00+00:00")) == []
+    runtime.reopen_region("gb")
+    runtime.closures.expire()
+    assert len(dialer(live).run_once(at("2026-11-23T10:06:00+00:00"))) == 1
+
+
+def test_texts_go_through_twilio_api_url_too(live: Flask, clock: Clock, twilio: FakeTwilio) -> None:
+    clock.set("2026-11-23T10:00:00+00:00")
+    caller(live, GB_CALLER, GB_NUMBER, "recovery").keys("1", "1")  # a username reminder by SMS
+    (text,) = [r for r in twilio.requests if r["path"].endswith("/Messages.json")]
+    assert text["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json" and text["form"]["To"] == GB_CALLER
