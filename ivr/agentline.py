@@ -32,8 +32,11 @@ class AgentLine:
     def available(self) -> bool:
         return self.client is not None
 
-    def ring(self, to: str, from_: str, url: str, status_callback: str, timeout: int) -> str | None:
-        """Place a call to `to` that runs `url` when answered; its Call SID, or None."""
+    def ring(
+        self, to: str, from_: str, url: str, status_callback: str, timeout: int, **extra: str
+    ) -> str | None:
+        """Place a call to `to` that runs `url` when answered; its Call SID, or None. `extra`:
+        more of the Calls API's parameters (the dialer's `machine_detection`)."""
         if self.client is None:
             return None
         try:
@@ -45,6 +48,7 @@ class AgentLine:
                 status_callback=status_callback,
                 status_callback_method="POST",
                 timeout=timeout,
+                **extra,
             )
         except (TwilioException, OSError) as exc:
             log.warning("agent leg not placed to=%s error=%s", mask(to), type(exc).__name__)

@@ -252,6 +252,11 @@ class Events:
         if why is not None and self.explained is not None:
             self.explained[sid] = why
 
+    def callback_attempt(self, region: str, result: str) -> None:
+        """A callback attempt placed, or ended with `result` (connected, machine, busy, ...)."""
+        if self.metrics is not None:
+            self.metrics.child(self.metrics.callback_attempts, region=region, result=result).inc()
+
     def error(self, kind: str) -> None:
         if self.metrics is not None:
             self.metrics.errors.labels(kind=kind).inc()
@@ -521,6 +526,7 @@ def build_runtime(
         # A bounded wait: texts and the agents' leg are sent from inside webhooks.
         http = sms_http_client or TwilioHttpClient(timeout=TWILIO_API_SECONDS)
         client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+        client.api.base_url = settings.twilio_api_url.rstrip("/")  # TWILIO_API_URL: calls, texts
     return Runtime(
         source,
         store,

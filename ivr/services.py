@@ -14,6 +14,7 @@ from typing import Any
 
 from ivr.agentline import AgentLine
 from ivr.store import Store, limits, steps
+from ivr.store import callbacks as callback_rows
 from ivr.store import cases as case_rows
 from ivr.store import secrets as secret_rows
 
@@ -43,6 +44,36 @@ class Cases:
         """Store a case (committed before this returns); its reference."""
         with self.store.begin() as connection:
             return case_rows.open_case(connection, **fields)
+
+    def find(self, reference: str) -> dict[str, Any] | None:
+        with self.store.begin() as connection:
+            return case_rows.find_case(connection, reference)
+
+    def callbacks_waiting(self, region: str) -> int:
+        """Callbacks waiting in `region` (ahead of a new one)."""
+        with self.store.begin() as connection:
+            found = callback_rows.waiting_by_region(connection).get(region)
+        return found[0] if found else 0
+
+    def callback_leg(self, reference: str, call_sid: str, now: datetime) -> None:
+        """A leg of the callback's attempt in progress, by its Call SID."""
+        with self.store.begin() as connection:
+            callback_rows.add_leg(connection, reference, call_sid, now)
+
+    def callback_outcome(self, reference: str, result: str, now: datetime, *, connected: bool) -> str | None:
+        """The attempt in progress ended (`result`); the case's new status, once per attempt."""
+        from ivr.callbacks import MAX_ATTEMPTS, RETRY_SPACING
+
+        with self.store.begin() as connection:
+            return callback_rows.finish_attempt(
+                connection,
+                reference,
+                result,
+                now,
+                connected=connected,
+                max_attempts=MAX_ATTEMPTS,
+                spacing=RETRY_SPACING,
+            )
 
 
 class Limits:

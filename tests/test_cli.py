@@ -107,8 +107,9 @@ def test_cases_and_sms_after_a_lockdown(tmp_path: Path, config_dir: Path) -> Non
         "kind": "lockdown",
         "account": "A-1001",
         "region": "cn",
-        "status": "locked",
+        "status": "open",
     }
+    assert case["outcome"] == "locked"
     assert len(case["reference"]) == 8 and case["created_at"].endswith("+00:00")
     [sms] = json.loads(run("sms", "list", "--json"))
     assert set(sms) == {"to", "body", "created_at", "status"}

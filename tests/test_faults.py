@@ -67,7 +67,7 @@ def test_a_slow_wallet_still_answers_every_webhook_within_3_seconds(
     assert time.monotonic() - started < 3.0
     assert answer.dialed == [FRAUD_DESK]
     [case] = stored_cases(app.extensions["ivr"])
-    assert case["status"] == "lock_failed"  # the request is kept for the fraud desk
+    assert case["outcome"] == "lock_failed"  # the request is kept for the fraud desk
     started = time.monotonic()
     other = Phone(app.test_client(), sid="CA2")
     other.keys("2")
@@ -130,7 +130,7 @@ def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
         phone.keys("3", "1")
         assert phone.last is not None and phone.last.dialed == [FRAUD_DESK]
         hotline = app.extensions["ivr"]
-        assert [c["status"] for c in stored_cases(hotline)] == ["locked"]
+        assert [c["outcome"] for c in stored_cases(hotline)] == ["locked"]
         caller = Phone(client, sid="CA-MID", faults=True)
         caller.keys("1")
         proxy.down()  # mid-call
@@ -139,7 +139,7 @@ def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
         assert client.get("/readyz").status_code == 503
         proxy.up()
         assert client.get("/readyz").status_code == 200
-        assert [c["status"] for c in stored_cases(hotline)] == ["locked"]  # nothing stored was lost
+        assert [c["outcome"] for c in stored_cases(hotline)] == ["locked"]  # nothing stored was lost
         hotline.store.dispose()
     finally:
         proxy.close()

@@ -169,7 +169,7 @@ def test_thirty_lockdowns_from_one_spoofed_number_lock_every_time_but_text_three
         heard.add(answer.text.split("reference number is")[0])
     hotline = app.extensions["ivr"]
     lockdowns = stored_cases(hotline, "lockdown")
-    assert len(lockdowns) == 30 and {case["status"] for case in lockdowns} == {"locked"}
+    assert len(lockdowns) == 30 and {case["outcome"] for case in lockdowns} == {"locked"}
     assert len(hotline.sms.outbox()) == 3
     assert len(heard) == 1  # the same words whether or not a text went
 
@@ -260,7 +260,7 @@ def test_a_wallet_that_drips_its_answer_is_cut_off_at_the_webhooks_deadline(
     answer = phone.press("1")
     assert time.monotonic() - started < 3.5  # one deadline for all wallet work in the webhook
     assert answer.dialed == ["+442079460001"]  # the fraud desk takes it from here
-    assert [case["status"] for case in stored_cases(app.extensions["ivr"])] == ["lock_failed"]
+    assert [case["outcome"] for case in stored_cases(app.extensions["ivr"])] == ["lock_failed"]
 
 
 # 7. Memory before the signature.
@@ -285,7 +285,7 @@ def test_readiness_sees_a_dropped_schema_and_restores_it(app: Flask, hotline: An
         connection.execute(text("DROP TABLE alembic_version"))
     assert client.get("/readyz").status_code == 200  # migrated again at once
     Phone(client, caller="+447400123456", dialed="+442038089999").keys("3", "1")
-    assert [case["status"] for case in stored_cases(hotline)] == ["locked"]
+    assert [case["outcome"] for case in stored_cases(hotline)] == ["locked"]
 
 
 def _migrate(url: str) -> None:

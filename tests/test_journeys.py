@@ -37,7 +37,7 @@ def test_a_theft_victim_who_pressed_0_at_night_can_still_lock(
     phone.press("3")
     locked = phone.press("1")
     assert locked.dialed == [FRAUD_DESK]
-    assert [case["status"] for case in stored_cases(hotline)] == ["locked"]
+    assert [case["outcome"] for case in stored_cases(hotline)] == ["locked"]
 
 
 @pytest.mark.parametrize("status", ["busy", "no-answer", "failed"])

@@ -26,13 +26,13 @@ def test_3_1_locks_the_callers_wallet_stores_texts_and_dials_the_fraud_desk(
     assert "theft=1" in answer.first("Dial").get("action", "")
     assert hotline.wallet.get_account("A-1001").locked is True
     [case] = stored_cases(hotline)
-    assert (case["kind"], case["account"], case["region"], case["status"]) == (
+    assert (case["kind"], case["account"], case["region"], case["outcome"]) == (
         "lockdown",
         "A-1001",
         "cn",
         "locked",
     )
-    assert case["priority"] is True
+    assert case["priority"] is True and case["status"] == "open"  # until the fraud desk closes it
     assert spoken_reference(answer.text) == case["reference"]
     assert "绑定该号码的钱包现已冻结，资金无法转出" in answer.text
     [sms] = hotline.sms.outbox()
@@ -74,7 +74,7 @@ def test_unknown_caller_hears_the_same_words_and_gets_a_reference(phone: Phone, 
     assert mask.sub("#", unknown.text) == mask.sub("#", registered.text)
     assert unknown.dialed == [FRAUD_DESK]
     cases = stored_cases(hotline)
-    assert [(c["account"], c["status"]) for c in cases] == [("A-1001", "locked"), (None, "no_wallet")]
+    assert [(c["account"], c["outcome"]) for c in cases] == [("A-1001", "locked"), (None, "no_wallet")]
     assert spoken_reference(unknown.text) == cases[1]["reference"]
     assert len(hotline.sms.outbox()) == 1  # nothing sent for the unknown number
 
@@ -89,7 +89,7 @@ def test_another_wallet_by_number_and_right_pin(phone: Phone, hotline: Any) -> N
     assert locked.dialed == [FRAUD_DESK]
     assert hotline.wallet.get_account("A-1002").locked is True
     [case] = stored_cases(hotline)
-    assert (case["account"], case["status"]) == ("A-1002", "locked")
+    assert (case["account"], case["outcome"]) == ("A-1002", "locked")
     [sms] = hotline.sms.outbox()
     assert sms["to"] == "+447400123456"  # the registered phone, never the caller's
 
@@ -121,7 +121,7 @@ def test_three_wrong_pins_give_an_unverified_case_and_the_fraud_desk(phone: Phon
     final = phone.press("2222")
     assert final.dialed == [FRAUD_DESK]
     [case] = stored_cases(hotline)
-    assert (case["account"], case["status"]) == ("A-1002", "not_verified")
+    assert (case["account"], case["outcome"]) == ("A-1002", "not_verified")
     assert hotline.wallet.get_account("A-1002").locked is False
     assert hotline.sms.outbox() == []  # nothing was locked, so no "locked" text
     assert "短信发送" not in final.text
@@ -189,7 +189,7 @@ def test_wallet_down_still_gives_a_case_and_the_fraud_desk(app_factory: Any) -> 
     assert answer.dialed == [FRAUD_DESK]
     assert "系统暂时无法自动锁定" in answer.text
     [case] = stored_cases(app.extensions["ivr"])
-    assert case["status"] == "lock_failed"
+    assert case["outcome"] == "lock_failed"
 
 
 def test_a_pin_the_wallet_could_not_check_does_not_count(app_factory: Any) -> None:
@@ -208,7 +208,7 @@ def test_a_pin_the_wallet_could_not_check_does_not_count(app_factory: Any) -> No
     phone.keys("3", "2", "447400123456")
     answer = phone.press("1357")
     assert answer.dialed == [FRAUD_DESK] and "系统暂时无法自动锁定" in answer.text
-    assert [c["status"] for c in stored_cases(hotline)] == ["lock_failed"]
+    assert [c["outcome"] for c in stored_cases(hotline)] == ["lock_failed"]
     with hotline.store.begin() as connection:
         assert limits.used(connection, "wrong_pin", "A-1002", hotline.now()) == 0
 

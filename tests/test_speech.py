@@ -169,7 +169,7 @@ def test_a_theft_victim_says_it_during_the_greeting_and_still_confirms_the_lock(
     assert stored_cases(hotline) == []
     locked = phone.press("", SpeechResult="是的", Confidence="0.9")
     assert "现已冻结" in locked.text and locked.dialed == ["+442079460001"]
-    assert [case["status"] for case in stored_cases(hotline)] == ["locked"]
+    assert [case["outcome"] for case in stored_cases(hotline)] == ["locked"]
 
 
 def test_a_no_returns_to_the_menu_and_nothing_happens(phone: Phone, hotline: Any) -> None:

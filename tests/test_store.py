@@ -72,7 +72,8 @@ def test_cases_round_trip_with_utc_times(store: Store) -> None:
             kind="lockdown",
             region="cn",
             language="zh-CN",
-            status="locked",
+            status="open",
+            outcome="locked",
             now=NOON,
             account="A-1001",
             priority=True,
@@ -84,9 +85,10 @@ def test_cases_round_trip_with_utc_times(store: Store) -> None:
         "kind": "lockdown",
         "account": "A-1001",
         "region": "cn",
-        "status": "locked",
+        "status": "open",
         "created_at": "2026-11-23T04:00:00+00:00",
         "priority": True,
+        "outcome": "locked",
     }
 
 
@@ -153,7 +155,7 @@ def test_a_full_lockdown_journey(database_url: str, tmp_path: Path) -> None:
     answer = Phone(app.test_client()).keys("3", "1")
     assert answer.dialed == ["+442079460001"]
     [case] = stored_cases(hotline)
-    assert (case["account"], case["status"]) == ("A-1001", "locked")
+    assert (case["account"], case["outcome"]) == ("A-1001", "locked")
     hotline.journal.flush()
     assert hotline.store.one(select(calls.c.region))["region"] == "cn"
     hotline.store.dispose()

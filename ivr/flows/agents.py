@@ -22,6 +22,8 @@ from ivr.flows.graph import StoredTwiml, once
 from ivr.flows.identify import number_entry
 from ivr.flows.menu import Menu, Option, present
 from ivr.keypad import CALL_SID, count
+from ivr.routing.hours import status_at
+from ivr.routing.promises import callback_promise
 from ivr.routing.regions import callback_allowed
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
@@ -325,15 +327,36 @@ def callback(call: Call) -> VoiceResponse:
 
 
 def book_callback(call: Call, number: str) -> VoiceResponse:
-    """One open callback per number: asking again keeps the first one and its place in line."""
+    """One waiting callback per number: asking again keeps the first one and its place in line;
+    a new one is told when to expect the call (`callback_promise`)."""
     requested = datetime.fromisoformat(call.state["queued_at"]) if call.state.get("queued_at") else call.now
-    key = "callback_booked"
+    last4 = prompts.digits(call.language, number[-4:])
+    ahead = call.services.cases.callbacks_waiting(call.region.code)
+    topic = call.state.get("topic")
     try:
-        call.open_case("callback", callback_number=number, requested_at=requested)
+        call.open_case(
+            "callback",
+            callback_number=number,
+            requested_at=requested,
+            topic=topic if topic in TOPICS else None,
+        )
     except IntegrityError:
-        key = "callback_exists"
+        call.outcome("callback")
+        return hang_up(call, call.line("callback_exists", last4=last4))
     call.outcome("callback")
-    return hang_up(call, call.line(key, last4=prompts.digits(call.language, number[-4:])))
+    return hang_up(call, promise_line(call, ahead, last4))
+
+
+def promise_line(call: Call, ahead: int, last4: str) -> str:
+    """When to expect the callback, from the region's hours now and the callbacks ahead."""
+    status, next_opening = call.status, None
+    if status.open and status.closes_at is not None:  # the opening after this one closes
+        next_opening = status_at(
+            call.config.schedule_for(call.region), call.region.zone, status.closes_at
+        ).next_open
+    promise = callback_promise(status, call.now, ahead, next_opening)
+    when = call.when(promise.at) if promise.at else ""
+    return call.line(f"callback_booked_{promise.kind}", last4=last4, when=when)
 
 
 # --- voicemail -----------------------------------------------------------------------------

@@ -140,7 +140,7 @@ SPOKEN_RESULT = {
 def _record(call: Call, account: Account | None, status: str) -> VoiceResponse:
     """Store the case (committed), text its reference, and only then tell the caller."""
     reference = call.open_case(
-        "lockdown", status=status, priority=True, account=account.account if account else None
+        "lockdown", outcome=status, priority=True, account=account.account if account else None
     )
     call.remember(topic="lockdown", reference=reference)  # for the fraud desk's whisper
     call.outcome("lockdown")

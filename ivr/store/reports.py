@@ -39,7 +39,17 @@ def seconds_to_lockdown(connection: Connection, start: datetime, end: datetime) 
 def waiting_callbacks(connection: Connection) -> list[dict[str, Any]]:
     rows = connection.execute(
         select(cases.c.requested_at, cases.c.created_at, cases.c.priority).where(
-            cases.c.kind == "callback", cases.c.status == "open"
+            cases.c.kind == "callback", cases.c.status.in_(("open", "calling"))
         )
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def callbacks_finished(connection: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Callbacks that ended in the window: kept (the dialer reached the caller) or failed."""
+    rows = connection.execute(
+        select(cases.c.status, cases.c.closed_by, cases.c.requested_at, cases.c.created_at, cases.c.closed_at)
+        .where(cases.c.kind == "callback", cases.c.status.in_(("closed", "failed")))
+        .where(cases.c.updated_at >= start, cases.c.updated_at < end)
     ).mappings()
     return [dict(row) for row in rows]

@@ -84,6 +84,7 @@ call_state = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+WAITING_CALLBACK = "kind = 'callback' AND status IN ('open', 'calling')"
 cases = Table(
     "cases",
     metadata,
@@ -104,13 +105,24 @@ cases = Table(
     Column("requested_at", UtcDateTime()),  # callbacks: when the caller first asked (place in line)
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
-    # One open callback per number, enforced by the database itself.
+    # Callbacks (migration 0005): each attempt as JSON `[{"at", "result", "call_sids"}]`, when the
+    # next may be made, and the lease of the worker dialing it now (expired: it died; retry).
+    Column("outcome", String(24)),  # a lockdown's: locked | no_wallet | lock_failed | not_verified
+    Column("topic", String(16)),  # what the caller was doing when they asked (the agent's whisper)
+    Column("attempts", Text, nullable=False, server_default="[]"),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("lease_until", UtcDateTime()),
+    # Every kind: who closed it and when (the note is `note`).
+    Column("closed_at", UtcDateTime()),
+    Column("closed_by", String(64)),
+    # One waiting callback per number (waiting or being dialed), enforced by the database itself:
+    # a closed or failed one never blocks a new request.
     Index(
         "uq_open_callback",
         "callback_number",
         unique=True,
-        sqlite_where=text("kind = 'callback' AND status = 'open'"),
-        postgresql_where=text("kind = 'callback' AND status = 'open'"),
+        sqlite_where=text(WAITING_CALLBACK),
+        postgresql_where=text(WAITING_CALLBACK),
     ),
 )
 
@@ -206,6 +218,7 @@ Index("ix_calls_started_at", calls.c.started_at)
 Index("ix_cases_kind_status", cases.c.kind, cases.c.status)
 Index("ix_cases_created_at", cases.c.created_at)
 Index("ix_cases_call_sid", cases.c.call_sid)
+Index("ix_cases_status_next_attempt_at", cases.c.status, cases.c.next_attempt_at)
 Index("ix_call_steps_created_at", call_steps.c.created_at)
 Index("ix_call_state_updated_at", call_state.c.updated_at)
 Index("ix_sms_outbox_status_next_try_at", sms_outbox.c.status, sms_outbox.c.next_try_at)

@@ -277,16 +277,19 @@ def cases() -> None:
 
 @cases.command("list")
 @click.option("--kind", type=click.Choice(["lockdown", "dispute", "callback", "voicemail"]))
+@click.option("--status", type=click.Choice(["open", "calling", "closed", "failed"]))
 @click.option("--limit", default=LIST_LIMIT, show_default=True, type=click.IntRange(1), help=LIMIT_HELP)
 @click.option("--since", help="Only those created from this ISO-8601 instant (with its UTC offset).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-def cases_list(kind: str | None, limit: int, since: str | None, as_json: bool) -> None:
+def cases_list(kind: str | None, status: str | None, limit: int, since: str | None, as_json: bool) -> None:
     """Cases, oldest first (callback numbers masked in the table, full in --json)."""
     from ivr.store.cases import list_cases, masked
 
     runtime = open_runtime()
     with runtime.store.begin() as connection:
-        rows = list_cases(connection, kind, limit=limit + 1, since=parse_instant(since, "--since"))
+        rows = list_cases(
+            connection, kind, status=status, limit=limit + 1, since=parse_instant(since, "--since")
+        )
     rows = _newest(rows, limit)
     if as_json:
         emit(rows)
@@ -301,6 +304,95 @@ def _newest(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
         return rows
     click.echo(f"note: the newest {limit} shown; use --limit or --since for others", err=True)
     return rows[-limit:]
+
+
+@cases.command("show")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def cases_show(reference: str, as_json: bool) -> None:
+    """One case: its fields, a callback's attempts, and who closed it, when and why."""
+    from ivr.store.cases import find_case, masked
+
+    runtime = open_runtime()
+    with runtime.store.begin() as connection:
+        found = find_case(connection, reference)
+    if found is None:
+        raise click.ClickException(f"no case {reference}")
+    if as_json:
+        emit(found)
+        return
+    attempts = found.pop("attempts", None)
+    show(masked(found), as_json=False)
+    for n, attempt in enumerate(attempts or [], 1):
+        click.echo(f"attempt {n}  {attempt['at']}  {attempt['result']}  {' '.join(attempt['call_sids'])}")
+
+
+@cases.command("close")
+@click.argument("reference")
+@click.option("--note", required=True, help="What was done: kept with the case.")
+def cases_close(reference: str, note: str) -> None:
+    """Close an open (or failed) case with a note; the closer is $USER."""
+    import getpass
+
+    from ivr.store.cases import CaseNotClosable, close_case
+
+    if not note.strip():
+        raise click.UsageError("--note: say what was done")
+    runtime = open_runtime()
+    try:
+        with runtime.store.begin() as connection:
+            close_case(connection, reference, by=getpass.getuser(), note=note.strip(), now=runtime.now())
+    except CaseNotClosable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"case {reference} closed")
+
+
+@main.group()
+def callbacks() -> None:
+    """The callback dialer: the IVR calls back the callers it promised to."""
+
+
+@callbacks.command("run")
+@click.option("--once", is_flag=True, help="One pass, then exit (cron, or a look at what is due).")
+@click.option(
+    "--at",
+    "at",
+    help="Rehearse one pass at this instant in-process against the simulator's Twilio, on a scratch copy "
+    "of the waiting callbacks: nothing is dialed or changed. " + AT_HELP,
+)
+def callbacks_run(once: bool, at: str | None) -> None:
+    """Dial waiting callbacks through Twilio's Calls API (TWILIO_API_URL) in their region's open
+    hours, theft first, then oldest; one line per attempt."""
+    from ivr.callbacks import Dialer
+
+    instant = parse_instant(at)
+    if instant is not None:
+        from ivr.tools.rehearsal import rehearse
+
+        load_or_exit()
+        rehearse(config_dir(), settings().store_url, instant, click.echo)
+        return
+    environment = settings()
+    if not environment.public_url:
+        raise click.ClickException("IVR_PUBLIC_URL is not set: Twilio must reach the callback legs' webhooks")
+    runtime = open_runtime()
+    if not runtime.services.line.available:
+        raise click.ClickException(
+            "TWILIO_ACCOUNT_SID is not set: the dialer places calls through Twilio's Calls API"
+        )
+    if environment.prometheus_multiproc_dir:  # its counters join the web workers' /metrics
+        from ivr.web.metrics import Metrics
+
+        runtime.events.metrics = Metrics(multiprocess=True)
+    dialer = Dialer(runtime, environment.public_url)
+    if once:
+        attempts = dialer.run_once(runtime.now())
+        for attempt in attempts:
+            click.echo(attempt.line())
+        click.echo(f"{len(attempts)} attempt(s)")
+        return
+    click.echo("dialing waiting callbacks in open hours; Ctrl-C stops", err=True)
+    dialer.run_forever(click.echo)
 
 
 @main.group()
@@ -635,6 +727,7 @@ def scenarios_run(paths: tuple[Path, ...]) -> None:
                 scenario.dial_status,
                 scenario.queue_result,
                 hold=scenario.hold,
+                dialer=scenario.dialer,
             )
             problems = scenario_module.check(scenario, outcome)
             name = scenario.name
@@ -857,4 +950,10 @@ def report(start: str | None, end: str | None, as_json: bool) -> None:
     click.echo(
         f"Callbacks waiting: {waiting['count']}"
         + (f", oldest {waiting['oldest_minutes']:.0f} min" if waiting["count"] else "")
+    )
+    done = data["callbacks"]
+    median_wait = done["median_minutes_to_call"]
+    click.echo(
+        f"Callbacks done: {done['done']}, failed: {done['failed']}; median from request to call: "
+        + ("-" if median_wait is None else f"{median_wait:.0f} min")
     )

@@ -11,6 +11,7 @@ from ivr.store import reports as queries
 from ivr.store.calls import OUTCOME_RANK
 
 RECENT = 20  # cases and texts the ops page shows
+OPEN_SHOWN = 200  # open cases of each kind the ops page lists: those that waited longest
 SELF_SERVICE = ("lockdown", "recovery", "transaction", "dispute")
 OUTCOMES = ("lockdown", "recovery", "transaction", "dispute", "agent", "callback", "voicemail", "abandoned")
 
@@ -24,6 +25,7 @@ def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> 
         rows = queries.calls_between(connection, start, end)
         to_lockdown = queries.seconds_to_lockdown(connection, start, end)
         waiting = queries.waiting_callbacks(connection)
+        finished = queries.callbacks_finished(connection, start, end)
     by_region: dict[str, dict[str, int]] = {}
     for row in rows:  # one row per (region, outcome, ended): counted by the database
         counts = by_region.setdefault(row["region"], {"calls": 0, **{o: 0 for o in OUTCOMES}})
@@ -49,6 +51,19 @@ def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> 
             "theft": sum(1 for r in waiting if r["priority"]),
             "oldest_minutes": max(ages) if ages else None,
         },
+        "callbacks": callback_counts(finished),
+    }
+
+
+def callback_counts(finished: list[dict[str, Any]]) -> dict[str, Any]:
+    """Callbacks the dialer kept (reached the caller) and gave up, and the median minutes from
+    the request to the call that reached them."""
+    kept = [r for r in finished if r["status"] == "closed" and r["closed_by"] == "dialer"]
+    waits = [(r["closed_at"] - (r["requested_at"] or r["created_at"])).total_seconds() / 60 for r in kept]
+    return {
+        "done": len(kept),
+        "failed": sum(1 for r in finished if r["status"] == "failed"),
+        "median_minutes_to_call": statistics.median(waits) if waits else None,
     }
 
 
@@ -56,7 +71,7 @@ def ops_snapshot(runtime: Any, now: datetime, days: int = 7) -> dict[str, Any]:
     """Everything the ops page shows, with numbers masked."""
     from ivr.routing.hours import holidays_on
     from ivr.routing.regions import mask
-    from ivr.store.cases import list_cases, masked, open_callbacks
+    from ivr.store.cases import KINDS, list_cases, masked, open_callbacks
 
     config = runtime.config
     regions = []
@@ -86,6 +101,8 @@ def ops_snapshot(runtime: Any, now: datetime, days: int = 7) -> dict[str, Any]:
     with runtime.store.begin() as connection:  # only what the page shows: indexed, bounded
         recent = list_cases(connection, limit=RECENT)
         callbacks = open_callbacks(connection)
+        to_work = {kind: list_cases(connection, kind, status="open", oldest=OPEN_SHOWN) for kind in KINDS}
+        to_work["callback"] += list_cases(connection, "callback", status="failed", oldest=OPEN_SHOWN)
     outbox = [{**s, "to": mask(s["to"])} for s in runtime.sms.outbox(limit=RECENT)][::-1]
     return {
         "now": now,
@@ -93,6 +110,8 @@ def ops_snapshot(runtime: Any, now: datetime, days: int = 7) -> dict[str, Any]:
         "callbacks": [masked(c) for c in callbacks],
         "cases": [masked(c) for c in recent][::-1],
         "outbox": outbox,
+        # Open cases by kind, oldest first (failed callbacks too: ops call those themselves).
+        "open_cases": {kind: [masked(c) for c in rows] for kind, rows in to_work.items()},
     }
 
 

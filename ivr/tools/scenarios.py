@@ -28,6 +28,11 @@ class Expectations(BaseModel):
     heard: list[str] = []
     not_heard: list[str] = []
     ended: str | None = None
+    # After the dialer's passes (`dialer`): how many attempts it made, what its legs heard and
+    # did (`ivr callbacks run --at` lines), and the callbacks' statuses, oldest first.
+    dialer_attempts: int | None = None
+    dialer_heard: list[str] = []
+    callbacks: list[Literal["open", "calling", "closed", "failed"]] | None = None
 
 
 class Scenario(BaseModel):
@@ -43,6 +48,7 @@ class Scenario(BaseModel):
     dial_status: str = "completed"
     queue_result: str = "bridged"
     hold: bool = False  # as a server with TWILIO_ACCOUNT_SID: on hold while the IVR rings agents
+    dialer: list[datetime] = []  # after the call, a callback dialer pass at each instant
     expect: Expectations
 
     @field_validator("at")
@@ -51,6 +57,11 @@ class Scenario(BaseModel):
         if value.tzinfo is None:
             raise ValueError("give the instant with its UTC offset, e.g. 2026-02-17T12:00:00+08:00")
         return value
+
+    @field_validator("dialer")
+    @classmethod
+    def _aware_passes(cls, values: list[datetime]) -> list[datetime]:
+        return [cls._aware(value) for value in values]
 
     @field_validator("dial_status")
     @classmethod
@@ -76,6 +87,9 @@ class Outcome:
     language: str
     cases: Counter[str]
     sms: int
+    dialer_lines: tuple[str, ...] = ()
+    dialer_attempts: int = 0
+    callbacks: tuple[str, ...] = ()  # the callbacks' statuses after the dialer, oldest first
 
 
 def simulate(
@@ -89,6 +103,7 @@ def simulate(
     on_step: Any = None,
     keypad: Any = None,
     hold: bool = False,
+    dialer: list[datetime] | None = None,
 ) -> Outcome:
     """One call in-process on a scratch store with a fresh demo wallet; nothing real changes.
     `hold`: Twilio's REST API played in-process (`LocalTwilio`), so a dialing region's caller
@@ -96,9 +111,11 @@ def simulate(
     from ivr import DEV_TOKEN, create_app
     from ivr.runtime import system_clock
     from ivr.store.cases import list_cases
+    from ivr.tools.rehearsal import rehearse_pass
     from ivr.tools.simulator import LocalTwilio, Probe, signed_transport
 
     twilio = LocalTwilio() if hold else None
+    instant = [at]  # the app's clock: the call's instant, then each dialer pass's
 
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:
         app = create_app(
@@ -112,7 +129,7 @@ def simulate(
                 "WALLET_URL": None,
                 "TWILIO_ACCOUNT_SID": LocalTwilio.ACCOUNT if twilio else None,
                 "SMS_HTTP_CLIENT": twilio,
-                "CLOCK": (lambda: at) if at else system_clock,
+                "CLOCK": (lambda: instant[0]) if at else system_clock,
             }
         )
         client = app.test_client()
@@ -142,15 +159,23 @@ def simulate(
             ),
             twilio=twilio,
         )
+        lines: list[str] = []
+        attempts = 0
         try:
             transcript = simulator.run()
             record = runtime.call_record(simulator.call_sid) or {}
+            for moment in dialer or ():
+                instant[0] = moment
+                attempts += len(rehearse_pass(runtime, simulator.transport, moment, lines.append))
             with runtime.store.begin() as connection:
-                kinds = Counter(c["kind"] for c in list_cases(connection))
+                stored = list_cases(connection)
             sms = len(runtime.sms.outbox())
         finally:
             runtime.store.dispose()
-    return Outcome(transcript, record.get("region", ""), record.get("language", ""), kinds, sms)
+    kinds = Counter(c["kind"] for c in stored)
+    callbacks = tuple(c["status"] for c in stored if c["kind"] == "callback")
+    region, language = record.get("region", ""), record.get("language", "")
+    return Outcome(transcript, region, language, kinds, sms, tuple(lines), attempts, callbacks)
 
 
 def check(scenario: Scenario, outcome: Outcome) -> list[str]:
@@ -175,6 +200,15 @@ def check(scenario: Scenario, outcome: Outcome) -> list[str]:
     differs("ended", expect.ended, transcript.ended)
     problems += [f"never heard {words!r}" for words in expect.heard if words not in heard]
     problems += [f"heard {words!r}" for words in expect.not_heard if words in heard]
+    if scenario.dialer:
+        differs("dialer attempts", expect.dialer_attempts, outcome.dialer_attempts)
+        differs(
+            "callbacks", expect.callbacks, list(outcome.callbacks) if expect.callbacks is not None else None
+        )
+        said = "\n".join(outcome.dialer_lines)
+        problems += [
+            f"the dialer's legs never heard {words!r}" for words in expect.dialer_heard if words not in said
+        ]
     return problems
 
 

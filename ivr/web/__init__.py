@@ -21,6 +21,7 @@ _SETTING_KEYS = {
     "WALLET_URL": "wallet_url",
     "WALLET_TOKEN": "wallet_token",
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_API_URL": "twilio_api_url",
     "SMS_FROM": "sms_from",
     "OPS_USER": "ops_user",
     "OPS_PASSWORD": "ops_password",
@@ -34,6 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     tests, which may also hand in fakes: WALLET, SMS_HTTP_CLIENT, CLOCK, JOURNAL_BACKGROUND."""
     from sqlalchemy.exc import ArgumentError
 
+    from ivr.callbacks import callbacks_waiting
     from ivr.config import ConfigError
     from ivr.flows import GRAPH, GraphError, check_phrases
     from ivr.runtime import build_runtime
@@ -97,6 +99,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.extensions["ivr"] = runtime
     app.extensions["ivr.metrics"] = metrics
     runtime.events.metrics = metrics
+    metrics.waiting = lambda: callbacks_waiting(runtime)
 
     def wallet_call(operation: str, seconds: float, ok: bool) -> None:
         metrics.wallet_seconds.labels(operation=operation, ok=str(ok).lower()).observe(seconds)

@@ -7,10 +7,16 @@ server) each app counts on a registry of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+# Callbacks waiting now, read from the store at each scrape: {region: (count, oldest's wait in s)}.
+Waiting = Callable[[], Mapping[str, tuple[int, float]]]
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -51,6 +57,17 @@ class Metrics:
             ["menu", "language", "rule"],
         )
         self.errors = counter("ivr_errors", "Failures by kind (webhook, wallet, store, sms).", ["kind"])
+        # Counted where each happens: placed by the dialer (`ivr callbacks run`, which writes
+        # to the same PROMETHEUS_MULTIPROC_DIR), ended in the legs' webhooks.
+        self.callback_attempts = counter(
+            "ivr_callback_attempts",
+            "Callback attempts by region and result: placed, then connected, queued, machine, "
+            "agent-no-answer, caller-busy, ... (never a number).",
+            ["region", "result"],
+        )
+        self.waiting: Waiting | None = None  # set by the web layer: the store's waiting callbacks
+        if registry is not None:
+            registry.register(CallbacksWaiting(self))
         self.webhook_seconds = Histogram(
             "ivr_webhook_seconds",
             "Time to answer a webhook.",
@@ -87,7 +104,36 @@ class Metrics:
             return bytes(generate_latest(self.registry))
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(CallbacksWaiting(self))
         return bytes(generate_latest(registry))
+
+
+class CallbacksWaiting(Collector):
+    """Gauges read from the store at each scrape (so every worker and server agrees): callbacks
+    waiting per region, and how long the oldest has waited."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        count = GaugeMetricFamily(
+            "ivr_callbacks_waiting", "Callbacks waiting to be dialed.", labels=["region"]
+        )
+        oldest = GaugeMetricFamily(
+            "ivr_callback_oldest_wait_seconds",
+            "How long the oldest waiting callback has waited.",
+            labels=["region"],
+        )
+        if self.metrics.waiting is not None:
+            try:
+                waiting = self.metrics.waiting()
+            except Exception:  # the store away: the other metrics still answer
+                waiting = {}
+            for region, (n, seconds) in sorted(waiting.items()):
+                count.add_metric([region], n)
+                oldest.add_metric([region], max(0.0, seconds))
+        yield count
+        yield oldest
 
 
 def archive_dead_worker(folder: str, pid: int) -> int:

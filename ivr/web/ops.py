@@ -11,6 +11,7 @@ from collections import deque
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from ivr.tools.reports import ops_snapshot
+from ivr.web import casework
 
 bp = Blueprint("ops", __name__)
 log = logging.getLogger("ivr.ops")
@@ -88,3 +89,6 @@ def require_login() -> Response | None:
 def page() -> str:
     runtime = current_app.extensions["ivr"]
     return render_template("ops.html", **ops_snapshot(runtime, runtime.now()))
+
+
+casework.init_routes(bp)

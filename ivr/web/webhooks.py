@@ -148,7 +148,7 @@ def observe_webhook(
 
 
 # What our own action URLs carry (signed by Twilio with the URL): see `Call.url`.
-QUERY_FLAGS = ("lang", "theft", "miss", "n", "about", "cb", "confirm", "for")
+QUERY_FLAGS = ("lang", "theft", "miss", "n", "about", "cb", "confirm", "for", "case", "leg")
 
 
 def current_call() -> Call:
