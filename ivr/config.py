@@ -11,7 +11,7 @@ import re
 import string
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, available_timezones
 import holidays
 import phonenumbers
 import yaml
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime, tokenize_pattern
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -257,14 +259,54 @@ class HoursFile(_Frozen):
 # --- prompts/<language>.yaml --------------------------------------------------------------
 
 
-class Speaking(_Frozen):
-    """How dates and times are said in a language: a Babel locale and its patterns."""
+def _locale(value: str) -> str:
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f"{value!r} is not a locale Babel knows (e.g. en_US, zh_Hans_CN)") from None
+    return value
 
-    locale: str
-    date: str
-    hour: str
-    minute: str
-    morning_hour: str | None = None  # "this morning at 7", said before dawn
+
+# The fields (CLDR letters) each pattern must hold, and those it must not: a date says the day
+# and the month, an hour says the hour (https://unicode.org/reports/tr35/tr35-dates.html).
+_PATTERN_FIELDS = {
+    "date": ({"d"}, {"M", "L"}, set("hHkKmsaBb")),
+    "hour": ({"h", "H", "k", "K"}, set(), set("dMLyEecms")),
+    "minute": ({"h", "H", "k", "K"}, {"m"}, set("dMLyEecs")),
+    "morning_hour": ({"h", "H", "k", "K"}, set(), set("dMLyEecms")),
+}
+
+
+def _pattern(kind: str, value: str) -> str:
+    """A Babel date pattern that says what `kind` needs: `date: 12` would be read as "12"."""
+    try:
+        letters = {token[1][0] for token in tokenize_pattern(value) if token[0] == "field"}
+        format_datetime(datetime(2026, 1, 2, 9, 30), value, locale="en_US")
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{value!r} is not a Babel date pattern") from None
+    one_of, also, never = _PATTERN_FIELDS[kind]
+    if not letters & one_of or (also and not letters & also):
+        needed = " and ".join("/".join(sorted(group)) for group in (one_of, also) if group)
+        raise ValueError(f"{value!r} says no {kind}: a {kind} pattern needs the fields {needed}")
+    if letters & never:
+        extra = ", ".join(sorted(letters & never))
+        raise ValueError(f"{value!r} holds fields a {kind} pattern must not: {extra}")
+    return value
+
+
+def _pattern_of(kind: str) -> AfterValidator:
+    return AfterValidator(lambda value: _pattern(kind, value))
+
+
+class Speaking(_Frozen):
+    """How dates and times are said in a language: a Babel locale and its patterns, checked
+    with Babel when loaded (a live edit to `en_XX` would fail every closed-hours call)."""
+
+    locale: Annotated[str, AfterValidator(_locale)]
+    date: Annotated[str, _pattern_of("date")]
+    hour: Annotated[str, _pattern_of("hour")]
+    minute: Annotated[str, _pattern_of("minute")]
+    morning_hour: Annotated[str, _pattern_of("morning_hour")] | None = None  # "this morning at 7"
     say_instead: dict[str, str] = {}  # words Babel writes that the language says otherwise
 
 
@@ -430,6 +472,11 @@ def _read(path: Path, errors: list[str]) -> tuple[Any, _Errors] | None:
         line = mark.line + 1 if mark else 1
         errors.append(f"{path}:{line}: (syntax): {exc.problem or exc}")
         return None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        byte = exc.object[exc.start]
+        errors.append(f"{path}:{line}: (encoding): byte {byte:#04x} is not UTF-8 (save the file as UTF-8)")
+        return None
     if not isinstance(data, dict):
         errors.append(f"{path}:1: (top): must be a mapping of keys")
         return None
@@ -453,19 +500,25 @@ def _lenient(model: type[M], data: Any) -> M | None:
     kept: dict[str, Any] = {}
     for name, field_info in model.model_fields.items():
         if name not in data:
+            if field_info.is_required():  # reported missing; a neutral value keeps it readable
+                kept[name] = _neutral(field_info.annotation)
             continue
         try:
             model.__pydantic_validator__.validate_assignment(model.model_construct(), name, data[name])
             kept[name] = data[name]
         except (ValidationError, TypeError):
             if field_info.is_required():
-                kept[name] = (
-                    {} if isinstance(data[name], dict) or "dict" in str(field_info.annotation) else ""
-                )
+                kept[name] = {} if isinstance(data[name], dict) else _neutral(field_info.annotation)
     try:
         return model.model_validate(kept)
     except ValidationError:
         return model.model_construct(**kept)
+
+
+def _neutral(annotation: Any) -> Any:
+    """An empty value of a field's type, for a field that failed (its error is reported)."""
+    shown = str(annotation)
+    return {} if "dict" in shown else () if "tuple" in shown else ""
 
 
 def load_yaml_model(path: Path, model: type[M]) -> M:
@@ -638,7 +691,8 @@ def load_config(
                 continue
         else:
             regions[code] = region
-        if isinstance(region.hours, str) and region.hours and region.hours not in hours_file.schedules:
+        known = hours_file.schedules  # none at all is reported once, as missing
+        if isinstance(region.hours, str) and region.hours and known and region.hours not in known:
             r_err.add((*loc, "hours"), f"no schedule named {region.hours!r} in hours.yaml")
         for i, language in enumerate(region.languages):
             if language not in regions_file.languages:
@@ -651,7 +705,7 @@ def load_config(
             if number in dialed:
                 r_err.add((*loc, "numbers", i), f"{number} is already dialed for region {dialed[number]}")
             dialed[number] = code
-    if regions_file.default_region not in regions_file.regions:
+    if regions_file.default_region and regions_file.default_region not in regions_file.regions:
         r_err.add(("default_region",), f"no region named {regions_file.default_region!r}")
     spoken: dict[str, Loc] = {}  # read from the raw regions, so one bad region cannot hide more
     for code, raw_region in regions_file.regions.items():

@@ -132,6 +132,9 @@ class ConfigSource:
                     "config edit refused, the last good config keeps serving:\n%s", "\n".join(exc.errors)
                 )
                 return False
+            except Exception as exc:  # a bug in a check must not end reloading for good
+                log.error("config edit refused (%s), the last good config keeps serving", type(exc).__name__)
+                return False
             self.config = config  # swapped in whole
             for hook in self.on_reload:
                 hook()
