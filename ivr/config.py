@@ -568,17 +568,46 @@ def _resolve_weekly(name: str, schedule: Schedule, errors: _Errors) -> tuple[tup
     return resolved
 
 
+@dataclass(frozen=True)
+class PromptRules:
+    """What the flows say (`ivr.flows.PROMPT_KEYS`, derived from their source and menus), held
+    against every catalogue: `names` each language must have, `families` of names built at
+    call time (`emergency_` + a category: a key with the prefix is in use), `optional` families
+    a language may leave out, the placeholder `values` each name is given wherever it is said
+    (a prompt may use no other), those it `needs` (an option prompt says its `{key}`), and
+    `where` a name is said (a typo is reported there)."""
+
+    names: frozenset[str]
+    families: frozenset[str] = frozenset()
+    optional: frozenset[str] = frozenset()
+    values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    where: Mapping[str, str] = field(default_factory=dict)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.names))
+
+    def used(self, key: str) -> bool:
+        return key in self.names or any(key.startswith(prefix) for prefix in self.families | self.optional)
+
+    def required(self, key: str) -> bool:
+        return self.used(key) and not any(key.startswith(prefix) for prefix in self.optional)
+
+
 def _load_prompts(
     directory: Path,
     used: Mapping[str, Loc],
     defined: Iterable[str],
     r_err: _Errors | None,
-    keys: frozenset[str] | None,
+    rules: PromptRules | None,
     messages: list[str],
     phrase_keys: frozenset[str] | None = None,
 ) -> dict[str, Catalogue]:
-    """Every `prompts/<language>.yaml`, checked against the prompt names the flows use and
-    against each other's placeholders. `used`: each language a region speaks, and where."""
+    """Every `prompts/<language>.yaml`, checked against what the flows say and against each
+    other's placeholders. `used`: each language a region speaks, and where."""
     folder = directory / "prompts"
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     read: dict[str, tuple[PromptFile, _Errors]] = {}
@@ -597,19 +626,28 @@ def _load_prompts(
         if language in defined and not any(p.stem == language for p in files) and r_err is not None:
             r_err.add(loc, f"no prompt file {folder / (language + '.yaml')}")
     reference = "en-US" if "en-US" in read else next(iter(sorted(read)), None)
-    if keys is None:  # no list from the flows: every language must have what the others have
-        keys = frozenset(key for parsed, _ in read.values() for key in parsed.prompts)
+    everywhere = {key for parsed, _ in read.values() for key in parsed.prompts}
+    if rules is None:  # nothing from the flows: every language must have what the others have
+        rules = PromptRules(frozenset(everywhere))
+    for name in sorted(rules.names - everywhere):
+        if name in rules.where:  # in no language at all: a typo where the flow says it
+            messages.append(f"{rules.where[name]}: {name}: no language has this prompt (a typo?)")
+    wanted = {
+        key
+        for key in rules.names | everywhere
+        if rules.required(key) and (key in everywhere or key not in rules.where)
+    }
     for language, (parsed, errors) in read.items():
         if phrase_keys is not None:
             for name in sorted(phrase_keys - set(parsed.phrases)):
                 errors.add(("phrases",), f"{name}: missing (what callers may say for it)")
             for name in sorted(set(parsed.phrases) - phrase_keys):
                 errors.add(("phrases", name), "not a menu option or shared word (a typo, or left over)")
-        for key in sorted(keys - set(parsed.prompts)):
+        for key in sorted(wanted - set(parsed.prompts)):
             errors.add(("prompts",), f"{key}: missing (every language needs every prompt)")
         for key, text in parsed.prompts.items():
             at: Loc = ("prompts", key)
-            if key not in keys:
+            if not rules.used(key):
                 errors.add(at, "not a prompt the IVR uses (a typo, or left over)")
                 continue
             try:
@@ -617,7 +655,13 @@ def _load_prompts(
             except ValueError as exc:
                 errors.add(at, f"not a valid prompt template ({exc})")
                 continue
-            if reference and language != reference and key in read[reference][0].prompts:
+            needed = rules.needs.get(key, frozenset())
+            given = rules.values.get(key)
+            if needed - mine:
+                errors.add(at, f"must say {_names(needed - mine)}: the key is the menu's, not the wording's")
+            elif given is not None and mine - given:
+                errors.add(at, f"placeholders {_names(mine - given)} are never given (only {_names(given)})")
+            elif reference and language != reference and key in read[reference][0].prompts:
                 theirs = placeholders(read[reference][0].prompts[key])
                 if mine != theirs:
                     errors.add(
@@ -640,11 +684,13 @@ def _names(names: Iterable[str]) -> str:
 
 
 def load_config(
-    directory: str | Path, prompt_keys: Iterable[str] | None = None, phrase_keys: Iterable[str] | None = None
+    directory: str | Path,
+    prompt_keys: PromptRules | Iterable[str] | None = None,
+    phrase_keys: Iterable[str] | None = None,
 ) -> Config:
     """Read `regions.yaml`, `hours.yaml` and `prompts/` from `directory`; raise ConfigError
-    listing every problem. `prompt_keys`: the prompt names the flows use (`ivr.flows.PROMPT_KEYS`:
-    each catalogue must have exactly these); None checks the catalogues only against each other."""
+    listing every problem. `prompt_keys`: what the flows say (`ivr.flows.PROMPT_KEYS`, or a plain
+    set of names each catalogue must have); None checks the catalogues only against each other."""
     directory = Path(directory)
     messages: list[str] = []
     regions_read = _read(directory / "regions.yaml", messages)
@@ -717,7 +763,7 @@ def load_config(
         spoken,
         set(regions_file.languages),
         r_err,
-        frozenset(prompt_keys) if prompt_keys is not None else None,
+        prompt_keys if isinstance(prompt_keys, PromptRules | None) else PromptRules(frozenset(prompt_keys)),
         messages,
         frozenset(phrase_keys) if phrase_keys is not None else None,
     )

@@ -269,7 +269,8 @@ class Runtime:
         self.clock = clock
         self.wallet = wallet
         self.sms = sms
-        self.journal = Journal(store, background=background_journal)
+        self.graph = GRAPH  # every menu, step and outcome the flows declare
+        self.journal = Journal(store, GRAPH.outcome_ranks(), background=background_journal)
         self.closures = Closures(store)
         self.events = Events(self.journal)
         self.digest = Digest(secret)
@@ -358,7 +359,7 @@ class Runtime:
         carried = {k: params[k] for k in CARRIED if k != "lang" and params.get(k)}
         return Call(
             services=self.services,
-            graph=GRAPH,
+            graph=self.graph,
             config=self.config,
             route=answer.route,
             status=answer.status,

@@ -3,6 +3,7 @@ the check, or gave a traceback, and failed only when a caller met it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,21 @@ CONFIG_TYPOS = [
     ("prompts/en-US.yaml", "date: EEEE, MMMM d", "date: '12'", "speaking.date", "says no date"),
     ("prompts/zh-CN.yaml", "hour: ah'点'", "hour: a'点'", "speaking.hour", "says no hour"),
     ("prompts/en-GB.yaml", "minute: h:mm a", "minute: h a", "speaking.minute", "needs the fields"),
+    # a placeholder no step fills (a KeyError on the call), an option prompt with its key written in
+    (
+        "prompts/en-GB.yaml",
+        "goodbye: Thank you",
+        "goodbye: Thank you {name}",
+        "prompts.goodbye",
+        "{name} are never given",
+    ),
+    (
+        "prompts/zh-CN.yaml",
+        "冻结钱包，请按{key}。",
+        "冻结钱包，请按3。",
+        "prompts.opt_lockdown",
+        "must say {key}",
+    ),
 ]
 
 
@@ -104,3 +120,69 @@ def test_a_server_does_not_start_on_an_unknown_locale(app_factory: object, confi
     edit(config_dir / "prompts" / "en-US.yaml", "locale: en_US", "locale: en_XX")
     with pytest.raises(StartupError, match=r"speaking\.locale: 'en_XX' is not a locale Babel knows"):
         app_factory()  # type: ignore[operator]
+
+
+def test_a_typo_in_a_prompt_a_step_says_is_reported_where_it_is_said(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    from ivr.config import ConfigError, load_config
+    from ivr.flows import GRAPH, PHRASE_KEYS, SPEAKERS, prompt_rules
+
+    step = tmp_path / "cards.py"
+    step.write_text('def card_info(call):\n    return call.line("card_inf")\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config_dir, prompt_rules(GRAPH, (*SPEAKERS, step)), PHRASE_KEYS)
+    assert raised.value.errors == [f"{step}:2: card_inf: no language has this prompt (a typo?)"]
+
+
+@pytest.mark.parametrize(("key", "what"), [("9", "the language switch"), ("0", "an agent"), ("*", "repeat")])
+def test_an_option_on_a_key_every_menu_shares_is_a_graph_error(key: str, what: str) -> None:
+    import types
+
+    from ivr.flows import FLOWS, Graph
+    from ivr.flows.menu import Menu, Option
+
+    extra = types.ModuleType("extra")
+    extra.MENUS = (Menu("extra", options=(Option(key, "main", "opt_recovery"),), language_switch=True),)  # type: ignore[attr-defined]
+    problems = Graph.build([*FLOWS, extra]).problems
+    assert (
+        f"menu 'extra': key {key!r} is {what} in this menu, as in every menu: option 'main' cannot take it"
+        in problems
+    )
+
+
+def test_a_new_outcome_is_declared_once_and_reported(app: object) -> None:
+    import types
+
+    from ivr.flows import FLOWS, Graph
+    from ivr.flows.graph import Outcome
+    from ivr.tools.reports import build_report
+    from tests.conftest import Phone
+
+    runtime = app.extensions["ivr"]  # type: ignore[attr-defined]
+    extra = types.ModuleType("extra")
+    extra.OUTCOMES = {"card_frozen": Outcome(rank=65, self_service=True)}  # type: ignore[attr-defined]
+    runtime.graph = Graph.build([*FLOWS, extra])
+    runtime.journal.ranks = runtime.graph.outcome_ranks()
+    phone = Phone(app.test_client())  # type: ignore[attr-defined]
+    phone.call()
+    sid = phone.sid
+    runtime.events.outcome(sid, "global", "agent")
+    runtime.events.outcome(sid, "global", "card_frozen")
+    runtime.events.outcome(sid, "global", "recovery")  # weaker: the call keeps card_frozen
+    report = build_report(runtime, None, runtime.now() + timedelta(minutes=1))
+    assert report["outcomes"][:3] == ["lockdown", "card_frozen", "dispute"]
+    (counts,) = report["by_region"].values()
+    assert counts["card_frozen"] == 1 and counts["recovery"] == 0
+    assert report["containment_rate"] == 1.0
+
+
+def test_outcomes_sharing_a_rank_are_a_graph_error() -> None:
+    import types
+
+    from ivr.flows import FLOWS, Graph
+    from ivr.flows.graph import Outcome
+
+    extra = types.ModuleType("extra")
+    extra.OUTCOMES = {"card_frozen": Outcome(rank=70)}  # type: ignore[attr-defined]
+    assert "outcomes 'card_frozen' and 'lockdown' share rank 70" in Graph.build([*FLOWS, extra]).problems

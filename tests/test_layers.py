@@ -115,7 +115,7 @@ def test_an_unranked_outcome_and_a_missing_target_are_errors() -> None:
     broken.OUTCOMES = ("teleported",)  # type: ignore[attr-defined]
     graph = Graph.build([*FLOWS, broken])
     assert "menu 'broken': option 1 leads to step 'nowhere', which no flow declares" in graph.problems
-    assert "outcome 'teleported' is not ranked in ivr/store/calls.py OUTCOME_RANK" in graph.problems
+    assert "broken: outcome 'teleported' has no rank: declare it as Outcome(rank=...)" in graph.problems
 
 
 def test_option_prompts_take_their_key_from_the_menu(phone: object) -> None:

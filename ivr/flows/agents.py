@@ -18,7 +18,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.config import Region
 from ivr.flows import prompts
 from ivr.flows.call import Call
-from ivr.flows.graph import StoredTwiml, once
+from ivr.flows.graph import Outcome, StoredTwiml, once
 from ivr.flows.identify import number_entry
 from ivr.flows.menu import Menu, Option, present
 from ivr.keypad import CALL_SID, count
@@ -48,7 +48,7 @@ QUEUE = Menu(
     options=(
         Option("1", "queue.leave", "queue_leave"),
         Option("3", "queue.lockdown", "opt_lockdown_waiting"),
-        Option("8", "queue.main", None),
+        Option("8", "queue.main", None, overrides=True),
     ),
     agent=False,
     timeout=1,
@@ -228,7 +228,7 @@ def whisper(call: Call, region: Region | None = None) -> VoiceResponse:
     if reference.isdigit() and len(reference) == 8:
         lines.append(call.line("whisper_reference", agents, digits=prompts.digits(agents, reference)))
     lines.append(call.line("whisper_verified" if verified == "1" else "whisper_unverified", agents))
-    spoken = call.line(f"language_{call.language}", agents)
+    spoken = call.language_name(call.language, agents)
     lines.append(call.line("whisper_language", agents, spoken=spoken))
     response = VoiceResponse()
     call.say(response, *lines, language=agents)
@@ -499,4 +499,4 @@ STEPS = {
     **CALLBACK_NUMBER.steps,
     **VOICEMAIL_NUMBER.steps,
 }
-OUTCOMES = ("agent", "callback", "voicemail")
+OUTCOMES = {"agent": Outcome(rank=10), "voicemail": Outcome(rank=30), "callback": Outcome(rank=40)}

@@ -1,5 +1,5 @@
-"""Saying things: the prompt names the flows use outside their menus, and how numbers, dates,
-amounts and e-mail addresses are read out. The words themselves are data, one catalogue per
+"""Saying things: how numbers, dates, amounts and e-mail addresses are read out (the prompt
+names the flows say are read from their source: `ivr.flows.wording`). The words themselves are data, one catalogue per
 language in `config/prompts/<language>.yaml`, loaded and checked with the rest of the config.
 
 Written to be spoken: short sentences, the action before the key ("to lock it, press 3"),
@@ -16,111 +16,6 @@ from babel.dates import format_datetime
 
 from ivr.config import Catalogue
 from ivr.routing.regions import national_groups
-
-# Prompts the flows say by name (menu prompts and option prompts come from the menus' data).
-FIXED_PROMPTS = frozenset(
-    {
-        # greeting and hours
-        "welcome",
-        "open_now",
-        "closed_now",
-        "closed_holiday",
-        "closed_closure",
-        "closed_emergency",
-        "closed_emergency_until",
-        "agents_closed_no_time",
-        "emergency_outage",
-        "emergency_weather",
-        "emergency_maintenance",
-        "emergency_other",
-        "when_today",
-        "when_this_morning",
-        "when_tomorrow",
-        "when_later",
-        # every menu
-        "menu_main",
-        "menu_agent",
-        "menu_repeat",
-        "switch_language",
-        "no_input",
-        "invalid_key",
-        "key_star",
-        "apology",
-        "goodbye",
-        "anything_else",
-        # identifying an account by its registered phone
-        "number_hidden",
-        "bad_phone",
-        # lockdown
-        "pin_mismatch",
-        "lock_done",
-        "lock_not_verified",
-        "lock_failed",
-        "reference_is",
-        "reference_texted",
-        "to_fraud_desk",
-        "sms_lockdown",
-        # recovery
-        "recovery_sent",
-        "sms_username",
-        "sms_reset",
-        # transactions
-        "code_intro",
-        "code_wrong",
-        "code_not_received",
-        "sms_code",
-        "txn_not_found",
-        "txn_pending",
-        "txn_completed",
-        "txn_failed",
-        "txn_cancelled",
-        "cancel_done",
-        "cancel_too_late",
-        "dispute_opened",
-        "sms_dispute",
-        "backend_down",
-        # reaching a person
-        "connecting",
-        "agents_busy",
-        "agents_no_answer",
-        "agents_failed",
-        "callback_refused",
-        "callback_booked",
-        "callback_exists",
-        "voicemail_prompt",
-        "voicemail_thanks",
-        "voicemail_empty",
-        "voicemail_no_number",
-        "speech_not_understood",
-        "speech_confirm",
-        "roaming_hint",
-        "sms_help",
-        "sms_contacts",
-        "sms_hotline",
-        # what an agent hears before the caller (in the agents' language)
-        "whisper_intro",
-        "whisper_topic_lockdown",
-        "whisper_topic_recovery",
-        "whisper_topic_transactions",
-        "whisper_topic_selfhelp",
-        "whisper_topic_none",
-        "whisper_reference",
-        "whisper_verified",
-        "whisper_unverified",
-        "whisper_language",
-        "whisper_caller_gone",
-        "language_zh-CN",
-        "language_zh-HK",
-        "language_en-US",
-        "language_en-GB",
-        "queue_position",
-        "queue_wait_short",
-        "queue_wait_one",
-        "queue_wait_minutes",
-        "queue_leave",
-        "queue_full",
-    }
-)
 
 _CJK_END = re.compile(r"[\u3000-\u303f\uff00-\uffef]$")
 
