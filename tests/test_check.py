@@ -156,7 +156,7 @@ def test_a_new_outcome_is_declared_once_and_reported(app: object) -> None:
 
     from ivr.flows import FLOWS, Graph
     from ivr.flows.graph import Outcome
-    from ivr.tools.reports import build_report
+    from ivr.reports import build_report
     from tests.conftest import Phone
 
     runtime = app.extensions["ivr"]  # type: ignore[attr-defined]

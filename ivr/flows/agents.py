@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.config import Region
@@ -23,6 +22,7 @@ from ivr.flows.identify import number_entry
 from ivr.flows.menu import Menu, Option, present
 from ivr.keypad import CALL_SID, count
 from ivr.routing.regions import callback_allowed
+from ivr.services import CaseExists
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
@@ -330,7 +330,7 @@ def book_callback(call: Call, number: str) -> VoiceResponse:
     key = "callback_booked"
     try:
         call.open_case("callback", callback_number=number, requested_at=requested)
-    except IntegrityError:
+    except CaseExists:
         key = "callback_exists"
     call.outcome("callback")
     return hang_up(call, call.line(key, last4=prompts.digits(call.language, number[-4:])))
