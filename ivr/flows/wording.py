@@ -35,40 +35,56 @@ class Said:
 
 def said_in(paths: Iterable[Path]) -> tuple[Said, ...]:
     """Every prompt name the modules at `paths` say."""
-    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(paths)}
+    sites = [site for path in sorted(paths) for site in _sites(path)]
     passers: dict[str, int] = {name: 0 for name in SAYS}  # callable -> the argument that names a prompt
     while True:  # a helper found passing a parameter on may itself be called by another helper
-        found = [item for path, tree in trees.items() for item in _scan(path, tree, passers)]
+        found = [item for site in sites for item in _said(site, passers)]
         more = {name: index for item in found if isinstance(item, tuple) for name, index in [item]}
         if more.keys() <= passers.keys():
             return tuple(dict.fromkeys(item for item in found if isinstance(item, Said)))
         passers.update(more)
 
 
-def _scan(path: Path, tree: ast.Module, passers: dict[str, int]) -> Iterator[Said | tuple[str, int]]:
-    assigned = _assignments(tree.body)
+@dataclass(frozen=True)
+class _Site:
+    """One call inside a function, with what resolving its arguments needs."""
+
+    path: Path
+    call: ast.Call
+    callee: str
+    function: str
+    params: tuple[str, ...]  # the function's own, `self` left out
+    assigned: dict[str, list[ast.expr]]  # the function's names, then the module's
+
+
+def _sites(path: Path) -> Iterator[_Site]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    module = _assignments(tree.body)
     for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
         params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
-        offset = 1 if params[:1] == ["self"] else 0
-        local = {**assigned, **_assignments(ast.walk(function))}
-        for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
+        params = params[1:] if params[:1] == ["self"] else params
+        nodes = list(ast.walk(function))
+        assigned = {**module, **_assignments(nodes)}
+        for call in (n for n in nodes if isinstance(n, ast.Call)):
             callee = _callee(call)
-            if callee not in passers:
-                continue
-            index = passers[callee]
-            arg = call.args[index] if len(call.args) > index else None
-            if arg is None or isinstance(arg, ast.Starred):
-                continue
-            values = (
-                None
-                if any(k.arg is None for k in call.keywords)
-                else frozenset(k.arg for k in call.keywords if k.arg)
-            )
-            if isinstance(arg, ast.Name) and arg.id in params and arg.id not in local:
-                yield (function.name, params.index(arg.id) - offset)
-                continue
-            for name, family in _names(arg, local):
-                yield Said(name, path, arg.lineno, values if callee in SAYS else None, family)
+            if callee is not None:
+                yield _Site(path, call, callee, function.name, tuple(params), assigned)
+
+
+def _said(site: _Site, passers: dict[str, int]) -> Iterator[Said | tuple[str, int]]:
+    if site.callee not in passers:
+        return
+    index = passers[site.callee]
+    arg = site.call.args[index] if len(site.call.args) > index else None
+    if arg is None or isinstance(arg, ast.Starred):
+        return
+    if isinstance(arg, ast.Name) and arg.id in site.params and arg.id not in site.assigned:
+        yield (site.function, site.params.index(arg.id))
+        return
+    keywords = site.call.keywords
+    values = None if any(k.arg is None for k in keywords) else frozenset(k.arg for k in keywords if k.arg)
+    for name, family in _names(arg, site.assigned):
+        yield Said(name, site.path, arg.lineno, values if site.callee in SAYS else None, family)
 
 
 def _callee(call: ast.Call) -> str | None:
