@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
@@ -42,10 +43,16 @@ def reset(url: str) -> None:
 
 @contextmanager
 def ivr_servers(
-    count: int, url: str, workers: int = 2, threads: int = 4, app: str = "wsgi:app"
+    count: int,
+    url: str,
+    workers: int = 2,
+    threads: int = 4,
+    app: str = "wsgi:app",
+    started: list[Any] | None = None,
 ) -> Iterator[list[str]]:
     """`count` gunicorn servers of the IVR sharing the store at `url` (or of a yardstick `app`
-    from bench/, under the same server settings without the IVR's hooks)."""
+    from bench/, under the same server settings without the IVR's hooks); each master process
+    is appended to `started` (to read its CPU time)."""
     folder = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     env = {
         "TWILIO_AUTH_TOKEN": TOKEN,
@@ -55,7 +62,7 @@ def ivr_servers(
         "IVR_INSTANCE_DIR": str(folder),
     }
     try:
-        with _many(count, env, workers, threads, app) as urls:
+        with _many(count, env, workers, threads, app, started) as urls:
             yield urls
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -66,13 +73,17 @@ def _config(app: str) -> str:
 
 
 @contextmanager
-def _many(count: int, env: dict[str, str], workers: int, threads: int, app: str) -> Iterator[list[str]]:
+def _many(
+    count: int, env: dict[str, str], workers: int, threads: int, app: str, started: list[Any] | None
+) -> Iterator[list[str]]:
     if count == 0:
         yield []
         return
     with (
-        gunicorn(env, workers=workers, threads=threads, app=app, config=_config(app)) as first,
-        _many(count - 1, env, workers, threads, app) as rest,
+        gunicorn(
+            env, workers=workers, threads=threads, app=app, config=_config(app), started=started
+        ) as first,
+        _many(count - 1, env, workers, threads, app, started) as rest,
     ):
         yield [first, *rest]
 

@@ -114,7 +114,7 @@ def settle(runtime: Any) -> None:
 def measure(app: Any, tries: int = 21) -> dict[str, float]:
     """Median milliseconds of each operation over `tries` (a code claim commits, and one
     commit's flush to disk varies by a millisecond: a median of 5 moved by 30 %)."""
-    from ivr.tools.reports import build_report
+    from ivr.reports import build_report
 
     runtime = app.extensions["ivr"]
     client = app.test_client()

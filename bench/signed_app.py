@@ -1,6 +1,6 @@
-"""A floor for the IVR's entry webhook: the bare app plus only what every webhook must do
-before anything else: parse the form and check Twilio's signature once
-(RequestValidator.compute_signature), then fixed TwiML."""
+"""A floor for every IVR webhook: the bare app plus only what every webhook must do before
+anything else: parse the form and check Twilio's signature once over the URL Twilio called,
+query string included (RequestValidator.compute_signature), then fixed TwiML."""
 
 import os
 
@@ -15,9 +15,12 @@ PUBLIC = os.environ["IVR_PUBLIC_URL"].rstrip("/")
 
 
 @app.post("/voice")
-def voice() -> Response:
+@app.post("/voice/<path:_step>")
+def voice(_step: str = "") -> Response:
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or validator.compute_signature(PUBLIC + request.path, request.form) != signature:
+    query = request.query_string.decode("latin-1")
+    url = PUBLIC + request.path + (f"?{query}" if query else "")
+    if not signature or validator.compute_signature(url, request.form) != signature:
         abort(403)
     return Response(TWIML, mimetype="text/xml")
 

@@ -1,14 +1,17 @@
-"""Entry webhook throughput with Twilio's real inbound form (27 fields) and a new caller from
-every country phonenumbers supports, four apps under the same gunicorn settings, alternating:
+"""Webhook throughput with Twilio's real forms (27 fields on the Voice URL, the Gather action's
+and the status callback's) and a new caller from every country phonenumbers supports, apps
+under the same gunicorn settings, alternating in one run:
 
 - bare: fixed TwiML, reads nothing (bench/bare_app.py);
 - floor: parses the form, checks the signature once with RequestValidator (bench/signed_app.py);
 - straight: a straightforward 30-line IVR (bench/straight_app.py);
-- ivr: this IVR's POST /voice.
+- ivr: this IVR's webhooks: /voice, the main menu's Gather action (`1`), the lockdown menu's
+  (`1`: locks the wallet registered to the caller, stores a case) and the status callback.
 
-    python bench/throughput.py [--seconds 5] [--rounds 3] [--clients 16]
+    python bench/throughput.py [--seconds 5] [--rounds 3] [--clients 16] [--webhooks voice,menu]
 
-Targets: /voice at least 0.8 x the floor and 1.3 x the straightforward IVR (medians).
+Targets: every webhook at least 0.8 x the floor on the same path and form, and /voice 1.3 x the
+straightforward IVR (medians).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -103,13 +107,49 @@ def twilio_form(call_sid: str, caller: str) -> dict[str, str]:
     }
 
 
-def load(base: str, seconds: float, clients: int) -> float:
-    """Requests per second that `clients` keep-alive callers get from POST /voice: with wrk
+def _in_call(sid: str, caller: str, **fields: str) -> dict[str, str]:
+    """Twilio's form for a webhook later in an answered call."""
+    return {**twilio_form(sid, caller), "CallStatus": "in-progress", **fields}
+
+
+def _gather(digits: str) -> dict[str, str]:
+    """What Twilio adds to a <Gather> action (https://www.twilio.com/docs/voice/twiml/gather)."""
+    return {"Digits": digits, "FinishedOnKey": "", "msg": "Gather End"}
+
+
+def _status() -> dict[str, str]:
+    """What Twilio adds to a status callback
+    (https://www.twilio.com/docs/voice/api/call-resource#statuscallback)."""
+    return {
+        "CallStatus": "completed",
+        "CallDuration": "42",
+        "Duration": "1",
+        "CallbackSource": "call-progress-events",
+        "SequenceNumber": "0",
+        "Timestamp": "Fri, 04 Dec 2026 20:00:00 +0000",
+    }
+
+
+# Each webhook: its URL (as the IVR's own TwiML gives it to a caller of the global line) and
+# Twilio's form for it, from a CallSid and a caller.
+WEBHOOKS: dict[str, tuple[str, Callable[[str, str], dict[str, str]]]] = {
+    "voice": ("/voice", twilio_form),
+    "menu": ("/voice/menu/main?lang=en-US&n=1", lambda sid, caller: _in_call(sid, caller, **_gather("1"))),
+    "lockdown": (
+        "/voice/menu/lockdown?lang=en-US&n=2",
+        lambda sid, caller: _in_call(sid, caller, **_gather("1")),
+    ),
+    "status": ("/voice/status", lambda sid, caller: {**twilio_form(sid, caller), **_status()}),
+}
+
+
+def load(base: str, seconds: float, clients: int, webhook: str = "voice") -> float:
+    """Requests per second that `clients` keep-alive callers get from `webhook`: with wrk
     when it is installed (C, so the load generator takes little of the CPU it shares with the
     servers), else with Python threads."""
     if shutil.which("wrk"):
-        return wrk(base, seconds, clients).rate
-    return _load_python(base, seconds, clients)
+        return wrk(base, seconds, clients, webhook=webhook).rate
+    return _load_python(base, seconds, clients, webhook)
 
 
 _WRK_SCRIPT = """
@@ -122,11 +162,12 @@ local next_lane = 0
 function setup(thread) thread:set("lane", next_lane); next_lane = next_lane + 1 end
 function init(args)
   for line in io.lines(path) do
-    local tab = line:find("\t", 1, true)
+    local first = line:find("\t", 1, true)
+    local second = line:find("\t", first + 1, true)
     count = count + 1
-    requests[count] = wrk.format("POST", "/voice", {
+    requests[count] = wrk.format("POST", line:sub(1, first - 1), {
       ["Content-Type"] = "application/x-www-form-urlencoded",
-      ["X-Twilio-Signature"] = line:sub(1, tab - 1)}, line:sub(tab + 1))
+      ["X-Twilio-Signature"] = line:sub(first + 1, second - 1)}, line:sub(second + 1))
   end
 end
 function request()
@@ -143,18 +184,20 @@ class WrkRun:
     errors: int  # answers other than 2xx/3xx, and socket errors
 
 
-def wrk(base: str, seconds: float, clients: int, threads: int = 2) -> WrkRun:
+def wrk(base: str, seconds: float, clients: int, threads: int = 2, webhook: str = "voice") -> WrkRun:
     """wrk with pre-signed forms: a new CallSid and a new caller on every request (enough
     for ~8,000 req/s over the run, so none comes twice)."""
     from bench.harness import PUBLIC, validator
 
+    path, make_form = WEBHOOKS[webhook]
     folder = Path(tempfile.mkdtemp(prefix="ivr-wrk-"))
     try:
         lines = []
         for _ in range(max(20_000, int(8_000 * seconds))):
             sid = f"CA{next(_serial):012x}{time.time_ns() % 16**20:020x}"
-            form = twilio_form(sid, next_caller())
-            lines.append(validator.compute_signature(PUBLIC + "/voice", form) + "\t" + urlencode(form))
+            form = make_form(sid, next_caller())
+            signature = validator.compute_signature(PUBLIC + path, form)
+            lines.append(f"{path}\t{signature}\t{urlencode(form)}")
         (folder / "requests.txt").write_text("\n".join(lines) + "\n")
         (folder / "post.lua").write_text(_WRK_SCRIPT)
         env = {**os.environ, "IVR_BENCH_REQUESTS": str(folder / "requests.txt")}
@@ -169,7 +212,7 @@ def wrk(base: str, seconds: float, clients: int, threads: int = 2) -> WrkRun:
                 "10s",
                 "-s",
                 str(folder / "post.lua"),
-                base + "/voice",
+                base + path,
             ],
             capture_output=True,
             text=True,
@@ -191,7 +234,8 @@ def wrk(base: str, seconds: float, clients: int, threads: int = 2) -> WrkRun:
     return result
 
 
-def _load_python(base: str, seconds: float, clients: int) -> float:
+def _load_python(base: str, seconds: float, clients: int, webhook: str) -> float:
+    path, make_form = WEBHOOKS[webhook]
     done = [0] * clients
     errors = [0] * clients
     stop = time.monotonic() + seconds
@@ -201,7 +245,7 @@ def _load_python(base: str, seconds: float, clients: int) -> float:
         while time.monotonic() < stop:
             n += 1
             sid = f"CA{index:04x}{n:08x}{time.time_ns() % 16**20:020x}"
-            status, _ = client.post("/voice", twilio_form(sid, next_caller()))
+            status, _ = client.post(path, make_form(sid, next_caller()))
             if status == 200:
                 done[index] += 1
             else:
@@ -226,7 +270,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, for every app")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker, for every app")
+    parser.add_argument("--webhooks", default=",".join(WEBHOOKS), help="which webhooks, comma-separated")
     args = parser.parse_args()
+    webhooks = [name for name in args.webhooks.split(",") if name]
+    unknown = set(webhooks) - set(WEBHOOKS)
+    if unknown:
+        parser.error(f"unknown webhooks {sorted(unknown)}: choose from {', '.join(WEBHOOKS)}")
     folder = Path(tempfile.mkdtemp())
     url = database_url(folder)
     reset(url)
@@ -235,7 +284,10 @@ def main() -> int:
         "floor": "bench.signed_app:app",
         "straight": "bench.straight_app:app",
     }
-    rates: dict[str, list[float]] = {name: [] for name in ("ivr", *apps)}
+    # (app, webhook) -> the rate of each round; bare and straight answer /voice only
+    runs = [("ivr", w) for w in webhooks] + [("floor", w) for w in webhooks]
+    runs += [(name, "voice") for name in ("bare", "straight") if "voice" in webhooks]
+    rates: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     shape = {"workers": args.workers, "threads": args.threads}
     with (
         ivr_servers(1, url, **shape) as (ivr,),
@@ -244,21 +296,35 @@ def main() -> int:
         ivr_servers(1, url, app=apps["straight"], **shape) as (straight,),
     ):
         bases = {"ivr": ivr, "bare": bare, "floor": floor, "straight": straight}
-        for base in bases.values():  # warm them up
-            load(base, 1, 4)
+        for name, webhook in runs:  # warm them up
+            load(bases[name], 1, 4, webhook)
         for _ in range(args.rounds):
-            for name, base in bases.items():
-                rates[name].append(load(base, args.seconds, args.clients))
-    median = {name: statistics.median(found) for name, found in rates.items()}
-    to_floor, to_straight = median["ivr"] / median["floor"], median["ivr"] / median["straight"]
-    ok = to_floor >= TARGET_FLOOR and to_straight >= TARGET_STRAIGHT
+            for webhook in webhooks:  # side by side: the IVR, then the floor, on each webhook
+                for name, hook in runs:
+                    if hook == webhook:
+                        rates[(name, hook)].append(load(bases[name], args.seconds, args.clients, hook))
+    median = {run: statistics.median(found) for run, found in rates.items()}
+    ok = True
     store = "postgresql" if url.startswith("postgresql") else "sqlite"
+    for webhook in webhooks:
+        ivr_rates, floor_rates = rates[("ivr", webhook)], rates[("floor", webhook)]
+        ratios = [mine / theirs for mine, theirs in zip(ivr_rates, floor_rates, strict=True)]
+        to_floor = median[("ivr", webhook)] / median[("floor", webhook)]
+        ok = ok and to_floor >= TARGET_FLOOR
+        print(
+            f"throughput {webhook} ({WEBHOOKS[webhook][0]}): {median[('ivr', webhook)]:.0f} req/s "
+            f"(rounds {min(ivr_rates):.0f}-{max(ivr_rates):.0f}), floor {median[('floor', webhook)]:.0f}; "
+            f"{to_floor:.2f}x floor (rounds {min(ratios):.2f}-{max(ratios):.2f}, target >= {TARGET_FLOOR})"
+        )
+    if "voice" in webhooks:
+        voice, bare, straight = (median[(name, "voice")] for name in ("ivr", "bare", "straight"))
+        ok = ok and voice / straight >= TARGET_STRAIGHT
+        print(
+            f"throughput /voice: bare {bare:.0f}, straight {straight:.0f}; {voice / bare:.2f}x bare, "
+            f"{voice / straight:.2f}x straight (target >= {TARGET_STRAIGHT})"
+        )
     print(
-        f"throughput: /voice {median['ivr']:.0f} req/s; bare {median['bare']:.0f}, "
-        f"floor {median['floor']:.0f}, straight {median['straight']:.0f}; "
-        f"/voice = {median['ivr'] / median['bare']:.2f}x bare, "
-        f"{to_floor:.2f}x floor (target >= {TARGET_FLOOR}), {to_straight:.2f}x straight "
-        f"(target >= {TARGET_STRAIGHT}); 27-field form, callers from every country ({len(CALLERS)} numbers), "
+        f"throughput: Twilio's forms, callers from every country ({len(CALLERS)} numbers), "
         f"{args.clients} clients ({'wrk' if shutil.which('wrk') else 'Python threads'}), "
         f"{args.workers}x{args.threads} gthread, {store} {'PASS' if ok else 'FAIL'}"
     )

@@ -11,7 +11,7 @@ import re
 import string
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, available_timezones
 import holidays
 import phonenumbers
 import yaml
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime, tokenize_pattern
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -257,14 +259,54 @@ class HoursFile(_Frozen):
 # --- prompts/<language>.yaml --------------------------------------------------------------
 
 
-class Speaking(_Frozen):
-    """How dates and times are said in a language: a Babel locale and its patterns."""
+def _locale(value: str) -> str:
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f"{value!r} is not a locale Babel knows (e.g. en_US, zh_Hans_CN)") from None
+    return value
 
-    locale: str
-    date: str
-    hour: str
-    minute: str
-    morning_hour: str | None = None  # "this morning at 7", said before dawn
+
+# The fields (CLDR letters) each pattern must hold, and those it must not: a date says the day
+# and the month, an hour says the hour (https://unicode.org/reports/tr35/tr35-dates.html).
+_PATTERN_FIELDS = {
+    "date": ({"d"}, {"M", "L"}, set("hHkKmsaBb")),
+    "hour": ({"h", "H", "k", "K"}, set(), set("dMLyEecms")),
+    "minute": ({"h", "H", "k", "K"}, {"m"}, set("dMLyEecs")),
+    "morning_hour": ({"h", "H", "k", "K"}, set(), set("dMLyEecms")),
+}
+
+
+def _pattern(kind: str, value: str) -> str:
+    """A Babel date pattern that says what `kind` needs: `date: 12` would be read as "12"."""
+    try:
+        letters = {token[1][0] for token in tokenize_pattern(value) if token[0] == "field"}
+        format_datetime(datetime(2026, 1, 2, 9, 30), value, locale="en_US")
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{value!r} is not a Babel date pattern") from None
+    one_of, also, never = _PATTERN_FIELDS[kind]
+    if not letters & one_of or (also and not letters & also):
+        needed = " and ".join("/".join(sorted(group)) for group in (one_of, also) if group)
+        raise ValueError(f"{value!r} says no {kind}: a {kind} pattern needs the fields {needed}")
+    if letters & never:
+        extra = ", ".join(sorted(letters & never))
+        raise ValueError(f"{value!r} holds fields a {kind} pattern must not: {extra}")
+    return value
+
+
+def _pattern_of(kind: str) -> AfterValidator:
+    return AfterValidator(lambda value: _pattern(kind, value))
+
+
+class Speaking(_Frozen):
+    """How dates and times are said in a language: a Babel locale and its patterns, checked
+    with Babel when loaded (a live edit to `en_XX` would fail every closed-hours call)."""
+
+    locale: Annotated[str, AfterValidator(_locale)]
+    date: Annotated[str, _pattern_of("date")]
+    hour: Annotated[str, _pattern_of("hour")]
+    minute: Annotated[str, _pattern_of("minute")]
+    morning_hour: Annotated[str, _pattern_of("morning_hour")] | None = None  # "this morning at 7"
     say_instead: dict[str, str] = {}  # words Babel writes that the language says otherwise
     # Countries whose mobiles the language's number prompts say may be typed without a country
     # code (zh-CN: 中国大陆手机号可直接输入11位): accepted so in every region speaking it.
@@ -448,6 +490,11 @@ def _read(path: Path, errors: list[str]) -> tuple[Any, _Errors] | None:
         line = mark.line + 1 if mark else 1
         errors.append(f"{path}:{line}: (syntax): {exc.problem or exc}")
         return None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        byte = exc.object[exc.start]
+        errors.append(f"{path}:{line}: (encoding): byte {byte:#04x} is not UTF-8 (save the file as UTF-8)")
+        return None
     if not isinstance(data, dict):
         errors.append(f"{path}:1: (top): must be a mapping of keys")
         return None
@@ -471,19 +518,25 @@ def _lenient(model: type[M], data: Any) -> M | None:
     kept: dict[str, Any] = {}
     for name, field_info in model.model_fields.items():
         if name not in data:
+            if field_info.is_required():  # reported missing; a neutral value keeps it readable
+                kept[name] = _neutral(field_info.annotation)
             continue
         try:
             model.__pydantic_validator__.validate_assignment(model.model_construct(), name, data[name])
             kept[name] = data[name]
         except (ValidationError, TypeError):
             if field_info.is_required():
-                kept[name] = (
-                    {} if isinstance(data[name], dict) or "dict" in str(field_info.annotation) else ""
-                )
+                kept[name] = {} if isinstance(data[name], dict) else _neutral(field_info.annotation)
     try:
         return model.model_validate(kept)
     except ValidationError:
         return model.model_construct(**kept)
+
+
+def _neutral(annotation: Any) -> Any:
+    """An empty value of a field's type, for a field that failed (its error is reported)."""
+    shown = str(annotation)
+    return {} if "dict" in shown else () if "tuple" in shown else ""
 
 
 def load_yaml_model(path: Path, model: type[M]) -> M:
@@ -533,17 +586,46 @@ def _resolve_weekly(name: str, schedule: Schedule, errors: _Errors) -> tuple[tup
     return resolved
 
 
+@dataclass(frozen=True)
+class PromptRules:
+    """What the flows say (`ivr.flows.PROMPT_KEYS`, derived from their source and menus), held
+    against every catalogue: `names` each language must have, `families` of names built at
+    call time (`emergency_` + a category: a key with the prefix is in use), `optional` families
+    a language may leave out, the placeholder `values` each name is given wherever it is said
+    (a prompt may use no other), those it `needs` (an option prompt says its `{key}`), and
+    `where` a name is said (a typo is reported there)."""
+
+    names: frozenset[str]
+    families: frozenset[str] = frozenset()
+    optional: frozenset[str] = frozenset()
+    values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    where: Mapping[str, str] = field(default_factory=dict)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.names))
+
+    def used(self, key: str) -> bool:
+        return key in self.names or any(key.startswith(prefix) for prefix in self.families | self.optional)
+
+    def required(self, key: str) -> bool:
+        return self.used(key) and not any(key.startswith(prefix) for prefix in self.optional)
+
+
 def _load_prompts(
     directory: Path,
     used: Mapping[str, Loc],
     defined: Iterable[str],
     r_err: _Errors | None,
-    keys: frozenset[str] | None,
+    rules: PromptRules | None,
     messages: list[str],
     phrase_keys: frozenset[str] | None = None,
 ) -> dict[str, Catalogue]:
-    """Every `prompts/<language>.yaml`, checked against the prompt names the flows use and
-    against each other's placeholders. `used`: each language a region speaks, and where."""
+    """Every `prompts/<language>.yaml`, checked against what the flows say and against each
+    other's placeholders. `used`: each language a region speaks, and where."""
     folder = directory / "prompts"
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     read: dict[str, tuple[PromptFile, _Errors]] = {}
@@ -562,19 +644,28 @@ def _load_prompts(
         if language in defined and not any(p.stem == language for p in files) and r_err is not None:
             r_err.add(loc, f"no prompt file {folder / (language + '.yaml')}")
     reference = "en-US" if "en-US" in read else next(iter(sorted(read)), None)
-    if keys is None:  # no list from the flows: every language must have what the others have
-        keys = frozenset(key for parsed, _ in read.values() for key in parsed.prompts)
+    everywhere = {key for parsed, _ in read.values() for key in parsed.prompts}
+    if rules is None:  # nothing from the flows: every language must have what the others have
+        rules = PromptRules(frozenset(everywhere))
+    for name in sorted(rules.names - everywhere):
+        if name in rules.where:  # in no language at all: a typo where the flow says it
+            messages.append(f"{rules.where[name]}: {name}: no language has this prompt (a typo?)")
+    wanted = {
+        key
+        for key in rules.names | everywhere
+        if rules.required(key) and (key in everywhere or key not in rules.where)
+    }
     for language, (parsed, errors) in read.items():
         if phrase_keys is not None:
             for name in sorted(phrase_keys - set(parsed.phrases)):
                 errors.add(("phrases",), f"{name}: missing (what callers may say for it)")
             for name in sorted(set(parsed.phrases) - phrase_keys):
                 errors.add(("phrases", name), "not a menu option or shared word (a typo, or left over)")
-        for key in sorted(keys - set(parsed.prompts)):
+        for key in sorted(wanted - set(parsed.prompts)):
             errors.add(("prompts",), f"{key}: missing (every language needs every prompt)")
         for key, text in parsed.prompts.items():
             at: Loc = ("prompts", key)
-            if key not in keys:
+            if not rules.used(key):
                 errors.add(at, "not a prompt the IVR uses (a typo, or left over)")
                 continue
             try:
@@ -582,7 +673,13 @@ def _load_prompts(
             except ValueError as exc:
                 errors.add(at, f"not a valid prompt template ({exc})")
                 continue
-            if reference and language != reference and key in read[reference][0].prompts:
+            needed = rules.needs.get(key, frozenset())
+            given = rules.values.get(key)
+            if needed - mine:
+                errors.add(at, f"must say {_names(needed - mine)}: the key is the menu's, not the wording's")
+            elif given is not None and mine - given:
+                errors.add(at, f"placeholders {_names(mine - given)} are never given (only {_names(given)})")
+            elif reference and language != reference and key in read[reference][0].prompts:
                 theirs = placeholders(read[reference][0].prompts[key])
                 if mine != theirs:
                     errors.add(
@@ -605,11 +702,13 @@ def _names(names: Iterable[str]) -> str:
 
 
 def load_config(
-    directory: str | Path, prompt_keys: Iterable[str] | None = None, phrase_keys: Iterable[str] | None = None
+    directory: str | Path,
+    prompt_keys: PromptRules | Iterable[str] | None = None,
+    phrase_keys: Iterable[str] | None = None,
 ) -> Config:
     """Read `regions.yaml`, `hours.yaml` and `prompts/` from `directory`; raise ConfigError
-    listing every problem. `prompt_keys`: the prompt names the flows use (`ivr.flows.PROMPT_KEYS`:
-    each catalogue must have exactly these); None checks the catalogues only against each other."""
+    listing every problem. `prompt_keys`: what the flows say (`ivr.flows.PROMPT_KEYS`, or a plain
+    set of names each catalogue must have); None checks the catalogues only against each other."""
     directory = Path(directory)
     messages: list[str] = []
     regions_read = _read(directory / "regions.yaml", messages)
@@ -656,7 +755,8 @@ def load_config(
                 continue
         else:
             regions[code] = region
-        if isinstance(region.hours, str) and region.hours and region.hours not in hours_file.schedules:
+        known = hours_file.schedules  # none at all is reported once, as missing
+        if isinstance(region.hours, str) and region.hours and known and region.hours not in known:
             r_err.add((*loc, "hours"), f"no schedule named {region.hours!r} in hours.yaml")
         for i, language in enumerate(region.languages):
             if language not in regions_file.languages:
@@ -669,7 +769,7 @@ def load_config(
             if number in dialed:
                 r_err.add((*loc, "numbers", i), f"{number} is already dialed for region {dialed[number]}")
             dialed[number] = code
-    if regions_file.default_region not in regions_file.regions:
+    if regions_file.default_region and regions_file.default_region not in regions_file.regions:
         r_err.add(("default_region",), f"no region named {regions_file.default_region!r}")
     spoken: dict[str, Loc] = {}  # read from the raw regions, so one bad region cannot hide more
     for code, raw_region in regions_file.regions.items():
@@ -681,7 +781,7 @@ def load_config(
         spoken,
         set(regions_file.languages),
         r_err,
-        frozenset(prompt_keys) if prompt_keys is not None else None,
+        prompt_keys if isinstance(prompt_keys, PromptRules | None) else PromptRules(frozenset(prompt_keys)),
         messages,
         frozenset(phrase_keys) if phrase_keys is not None else None,
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 
@@ -132,6 +132,9 @@ class ConfigSource:
                     "config edit refused, the last good config keeps serving:\n%s", "\n".join(exc.errors)
                 )
                 return False
+            except Exception as exc:  # a bug in a check must not end reloading for good
+                log.error("config edit refused (%s), the last good config keeps serving", type(exc).__name__)
+                return False
             self.config = config  # swapped in whole
             for hook in self.on_reload:
                 hook()
@@ -214,12 +217,23 @@ class Closures:
         return cleared
 
 
+class Observer(Protocol):
+    """What the runtime reports to as it works (the web layer's Prometheus metrics), handed to
+    the root that builds it: never patched onto built objects afterwards."""
+
+    def wallet_call(self, operation: str, seconds: float, ok: bool) -> None: ...
+
+    def store_transaction(self, seconds: float) -> None: ...
+
+    def sms_failure(self) -> None: ...
+
+
 class Events:
     """What happened in calls, for metrics and each call's journey (never numbers or digits)."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, metrics: Any = None) -> None:
         self.journal = journal
-        self.metrics: Any = None  # set by the web layer: ivr.web.metrics.Metrics
+        self.metrics: Any = metrics  # ivr.web.metrics.Metrics, when a server observes
         self.explained: dict[str, str] | None = None  # CallSid -> the last speech `why` (simulator only)
 
     def choice(self, sid: str, menu: str, choice: str) -> None:
@@ -276,15 +290,17 @@ class Runtime:
         secret: str,
         line: AgentLine,
         background_journal: bool = True,
+        observer: Observer | None = None,
     ) -> None:
         self.source = source
         self.store = store
         self.clock = clock
         self.wallet = wallet
         self.sms = sms
-        self.journal = Journal(store, background=background_journal)
+        self.graph = GRAPH  # every menu, step and outcome the flows declare
+        self.journal = Journal(store, GRAPH.outcome_ranks(), background=background_journal)
         self.closures = Closures(store)
-        self.events = Events(self.journal)
+        self.events = Events(self.journal, observer)
         self.digest = Digest(secret)
         self.states = CallStates(store)
         self._status_cache: dict[tuple[Any, ...], Status] = {}
@@ -374,7 +390,7 @@ class Runtime:
         carried = {k: params[k] for k in CARRIED if k != "lang" and params.get(k)}
         return Call(
             services=self.services,
-            graph=GRAPH,
+            graph=self.graph,
             config=self.config,
             route=answer.route,
             status=answer.status,
@@ -501,9 +517,11 @@ def build_runtime(
     background_journal: bool = True,
     snapshot: bool = True,
     config_dir: Path | None = None,
+    observer: Observer | None = None,
 ) -> Runtime:
-    """The runtime from settings: config, store, wallet back end and SMS sender, built once.
-    Tests hand in fakes (a wallet, Twilio's HTTP client, a clock) through the same root."""
+    """The runtime from settings: config, store, wallet back end and SMS sender, built once,
+    each reporting to `observer` (a server's metrics). Tests hand in fakes (a wallet, Twilio's
+    HTTP client, a clock) through the same root."""
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
@@ -516,7 +534,7 @@ def build_runtime(
         config_dir or settings.config_dir,
         settings.instance_dir / "last-good-config" if snapshot else None,
     )
-    store = Store(settings.store_url)
+    store = Store(settings.store_url, on_transaction=observer.store_transaction if observer else None)
     if wallet is None and settings.wallet_url:
         wallet = HttpWallet(settings.wallet_url, settings.wallet_token)
     if wallet is None:
@@ -531,9 +549,12 @@ def build_runtime(
         source,
         store,
         clock,
-        wallet=GuardedWallet(wallet),
-        sms=SmsSender(store, client, settings.sms_from),
+        wallet=GuardedWallet(wallet, on_call=observer.wallet_call if observer else None),
+        sms=SmsSender(
+            store, client, settings.sms_from, on_failure=observer.sms_failure if observer else None
+        ),
         line=AgentLine(client),
         secret=settings.twilio_auth_token or "",
         background_journal=background_journal,
+        observer=observer,
     )

@@ -17,6 +17,7 @@ from ivr.store import Store, limits, steps
 from ivr.store import callbacks as callback_rows
 from ivr.store import cases as case_rows
 from ivr.store import secrets as secret_rows
+from ivr.store.cases import CaseExists as CaseExists
 
 CODE_LIFETIME = timedelta(minutes=5)
 TRIES_PER_CODE = 3
@@ -41,7 +42,8 @@ class Cases:
         self.store = store
 
     def open(self, **fields: Any) -> str:
-        """Store a case (committed before this returns); its reference."""
+        """Store a case (committed before this returns); its reference. CaseExists when a
+        case the rules allow once is already open."""
         with self.store.begin() as connection:
             return case_rows.open_case(connection, **fields)
 

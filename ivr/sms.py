@@ -7,6 +7,7 @@ never to a number a caller typed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,11 +29,17 @@ FIRST_RETRY = timedelta(seconds=30)  # then doubling: 30 s, 1 min, 2 min, 4 min
 class SmsSender:
     """The outbox, plus Twilio's Messages API when `client` is given."""
 
-    def __init__(self, store: Store, client: Client | None = None, from_number: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: Client | None = None,
+        from_number: str | None = None,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.client = client
         self.from_number = from_number
-        self.on_failure: Any = None  # metrics hook
+        self.on_failure = on_failure  # for metrics: a text Twilio would not take
 
     def send_to_account(
         self,

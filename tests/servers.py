@@ -16,6 +16,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def served_env(folder: Path, token: str, config: Path) -> dict[str, str]:
+    """The environment of a server on the config `config`, with its store in `folder`, behind
+    the public URL https://ivr.example.com."""
+    return {
+        "TWILIO_AUTH_TOKEN": token,
+        "IVR_PUBLIC_URL": "https://ivr.example.com",
+        "DATABASE_URL": f"sqlite:///{folder / 'ivr.sqlite3'}",
+        "IVR_CONFIG_DIR": str(config),
+        "IVR_INSTANCE_DIR": str(folder / "instance"),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -30,9 +42,11 @@ def gunicorn(
     app: str = "wsgi:app",
     started: list[subprocess.Popen[bytes]] | None = None,
     config: str = "gunicorn.conf.py",
+    logs: list[str] | None = None,
 ) -> Iterator[str]:
     """Serve the IVR with gunicorn.conf.py (or another `config`) on a free port; yields its
-    base URL (and appends the master process to `started`, for tests that signal it)."""
+    base URL (and appends the master process to `started`, for tests that signal it, and the
+    server's log lines to `logs` once it has stopped)."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (a pipe would fill up and stall the server)
     process = subprocess.Popen(
@@ -78,4 +92,7 @@ def gunicorn(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if logs is not None:
+            log.seek(0)
+            logs.extend(log.read().splitlines())
         log.close()

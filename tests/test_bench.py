@@ -147,3 +147,37 @@ def test_the_startup_bench_starts_200_real_regions(tmp_path: Path) -> None:
     france = route_call(config, "+33612345678", None)
     assert (france.region.code, france.matched_by) == ("frx", "caller")
     assert config.schedule_for(france.region).holidays is not None
+
+
+@pytest.mark.parametrize("webhook", ["voice", "menu", "lockdown", "status"])
+def test_every_benched_webhook_is_answered_by_the_ivr_and_by_the_floor(
+    client: object, monkeypatch: pytest.MonkeyPatch, webhook: str
+) -> None:
+    """The bench's forms and URLs are ones the IVR answers with its real TwiML (the lockdown
+    locks, the status callback ends a call) and the floor app answers too."""
+    from bench.throughput import WEBHOOKS, next_caller
+    from tests.conftest import BASE, TOKEN, internal_errors, twilio_sid
+
+    path, make_form = WEBHOOKS[webhook]
+    form = make_form(twilio_sid(f"bench-{webhook}"), next_caller())
+    signed = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(BASE + path, form)}
+    answer = client.post(path, data=form, headers=signed, base_url=BASE)  # type: ignore[attr-defined]
+    assert answer.status_code == 200 and answer.mimetype == "text/xml"
+    expected = {
+        "voice": "<Gather",
+        "menu": "/voice/menu/recovery",
+        "lockdown": "<Dial",
+        "status": "<Response",
+    }
+    assert expected[webhook] in answer.get_data(as_text=True)
+    assert internal_errors(client.application) == 0  # type: ignore[attr-defined]
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "floor-token")
+    monkeypatch.setenv("IVR_PUBLIC_URL", PUBLIC)
+    monkeypatch.delitem(sys.modules, "bench.signed_app", raising=False)
+    floor = importlib.import_module("bench.signed_app").app.test_client()
+    good = RequestValidator("floor-token").compute_signature(PUBLIC + path, form)
+    assert floor.post(path, data=form, headers={"X-Twilio-Signature": good}).status_code == 200
+    assert floor.post(path.split("?")[0], data=form, headers={"X-Twilio-Signature": good}).status_code == (
+        200 if "?" not in path else 403
+    )

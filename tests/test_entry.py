@@ -1,5 +1,5 @@
-"""POST /voice is answered in front of Flask (ivr/web/entry.py): it must answer exactly as
-the blueprint answers every other webhook, for Twilio and for everyone else."""
+"""Every Twilio webhook is answered in front of Flask by one pipeline (ivr/web/pipeline.py):
+each answers every request exactly as the others do, for Twilio and for everyone else."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
 from tests.conftest import BASE, SHIPPED_CONFIG, TOKEN, Phone, Twiml, internal_errors, sign, twilio_sid
-from tests.servers import gunicorn
+from tests.servers import gunicorn, served_env
 
 FORM = {"CallSid": twilio_sid("entry"), "From": "+85261234567", "To": "+85230001234"}
 
@@ -122,12 +122,12 @@ def test_a_failure_while_greeting_apologises_in_the_callers_language_and_dials_t
 def test_a_failure_after_the_answer_still_gives_the_fixed_apology_not_a_500(
     app: Flask, phone: Phone, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ivr.web import webhooks
+    from ivr.web import pipeline, webhooks
 
     def broken(*_: object) -> None:
         raise OSError("metrics folder gone")
 
-    monkeypatch.setattr(webhooks, "observe_webhook", broken)
+    monkeypatch.setattr(pipeline, "observe_webhook", broken)
     phone.faults = True
     answer = phone.call()
     assert answer.dialed == [webhooks.FALLBACK_HOTLINE]
@@ -175,13 +175,7 @@ def _chunked_post(base: str, path: str, body: bytes, signature: str) -> int:
 
 
 def test_a_chunked_body_is_cut_off_at_64_kib_by_every_webhook_under_gunicorn(tmp_path: Any) -> None:
-    env = {
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "IVR_PUBLIC_URL": "https://ivr.example.com",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ivr.sqlite3'}",
-        "IVR_CONFIG_DIR": str(SHIPPED_CONFIG),
-        "IVR_INSTANCE_DIR": str(tmp_path / "instance"),
-    }
+    env = served_env(tmp_path, TOKEN, SHIPPED_CONFIG)
     with gunicorn(env) as base:
         signature = sign("https://ivr.example.com/voice", FORM)
         assert _chunked_post(base, "/voice", urlencode(FORM).encode(), signature) == 200

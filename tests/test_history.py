@@ -78,7 +78,7 @@ def test_lists_page_newest_first_and_say_when_they_are_cut(
 
 
 def test_the_report_counts_in_the_database(phone: Phone, hotline: Any) -> None:
-    from ivr.tools.reports import build_report
+    from ivr.reports import build_report
 
     for n in range(3):
         Phone(phone.client, sid=f"rep-{n}").keys("3", "1")

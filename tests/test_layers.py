@@ -68,9 +68,11 @@ def test_flask_is_imported_only_by_the_web_layer() -> None:
 
 
 def test_no_import_cycle_in_the_package() -> None:
+    """Counting every import: inside functions and under TYPE_CHECKING too (a cycle put off
+    until a function runs is still a cycle)."""
     found = modules()
     graph = {
-        name: {m for m in imports(tree, top_level_only=True) if m in found and m != name}
+        name: {m for m in imports(tree, top_level_only=False) if m in found and m != name}
         for name, tree in found.items()
     }
     # a package's own __init__ importing its submodules is how packages work: not a cycle
@@ -80,16 +82,47 @@ def test_no_import_cycle_in_the_package() -> None:
 
     def visit(name: str, path: list[str]) -> None:
         state[name] = 1
-        for target in graph[name]:
+        for target in sorted(graph[name]):
             if state.get(target) == 1:
                 raise AssertionError("import cycle: " + " -> ".join([*path, name, target]))
             if target not in state:
                 visit(target, [*path, name])
         state[name] = 2
 
-    for name in graph:
+    for name in sorted(graph):
         if name not in state:
             visit(name, [])
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden", "why"),
+    [
+        ("ivr.flows", "sqlalchemy", "flows raise and catch domain errors (ivr.services), not the store's"),
+        ("ivr.web", "ivr.tools", "the web layer serves; tools are for the command line"),
+        ("ivr.routing", "ivr.store", "routing is pure: it decides from the config and the instant"),
+    ],
+)
+def test_a_layer_never_imports_what_is_not_its_own(layer: str, forbidden: str, why: str) -> None:
+    for name, tree in modules().items():
+        if name == layer or name.startswith(layer + "."):
+            wrong = {
+                m
+                for m in imports(tree, top_level_only=False)
+                if m.split(".")[: len(forbidden.split("."))] == forbidden.split(".")
+            }
+            assert not wrong, f"{name} imports {sorted(wrong)}: {why}"
+
+
+def test_no_hook_is_patched_onto_a_built_object() -> None:
+    """The root hands observers in (`build_runtime(observer=...)`): nothing sets `a.b.on_x`
+    or `a.events.metrics` on objects something else built."""
+    for name, tree in modules().items():
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute):
+                    hook = target.attr.startswith("on_") or target.attr == "metrics"
+                    assert not hook, f"{name}:{node.lineno} patches {target.attr} onto a built object"
 
 
 def test_the_shipped_graph_is_complete() -> None:
@@ -115,7 +148,7 @@ def test_an_unranked_outcome_and_a_missing_target_are_errors() -> None:
     broken.OUTCOMES = ("teleported",)  # type: ignore[attr-defined]
     graph = Graph.build([*FLOWS, broken])
     assert "menu 'broken': option 1 leads to step 'nowhere', which no flow declares" in graph.problems
-    assert "outcome 'teleported' is not ranked in ivr/store/calls.py OUTCOME_RANK" in graph.problems
+    assert "broken: outcome 'teleported' has no rank: declare it as Outcome(rank=...)" in graph.problems
 
 
 def test_option_prompts_take_their_key_from_the_menu(phone: object) -> None:

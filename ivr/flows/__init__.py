@@ -6,21 +6,45 @@ explicit list below and checked, so a module left out is a clear start-up error.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.config import Config
+from ivr.config import Config, PromptRules
 from ivr.flows import agents, callbacks, lockdown, main, recovery, selfhelp, transactions
-from ivr.flows.call import Call
+from ivr.flows.call import LANGUAGE_NAME, Call
 from ivr.flows.graph import Graph, GraphError
 from ivr.flows.menu import Menu
 from ivr.flows.menu import choose as choose
-from ivr.flows.prompts import FIXED_PROMPTS
 from ivr.flows.speech import DIGIT_WORDS, SHARED, normalise
+from ivr.flows.wording import said_in
 
 FLOWS = (main, lockdown, recovery, transactions, selfhelp, agents, callbacks)
 GRAPH = Graph.build(FLOWS)
-# Every prompt name a catalogue must have: checked when the config is loaded.
-PROMPT_KEYS = FIXED_PROMPTS | GRAPH.prompt_keys()
+# The code that says prompts: the flows, and the web layer's apology.
+SPEAKERS = (*Path(__file__).parent.glob("*.py"), *(Path(__file__).parent.parent / "web").glob("*.py"))
+
+
+def prompt_rules(graph: Graph, speakers: tuple[Path, ...] = SPEAKERS) -> PromptRules:
+    """What the flows say, from their source and the graph's menus (never a list kept by hand)."""
+    said = said_in(speakers)
+    values: dict[str, frozenset[str]] = {}
+    for item in said:
+        if not item.family and item.values is not None:
+            values[item.name] = values[item.name] & item.values if item.name in values else item.values
+    options = {option.prompt for menu in graph.menus.values() for option in menu.options if option.prompt}
+    return PromptRules(
+        names=frozenset(item.name for item in said if not item.family) | graph.prompt_keys(),
+        families=frozenset(item.name for item in said if item.family) - {LANGUAGE_NAME},
+        optional=frozenset({LANGUAGE_NAME}),
+        values={**values, **{name: frozenset({"key"}) for name in options}},
+        needs={name: frozenset({"key"}) for name in options},
+        where={item.name: item.where for item in reversed(said) if not item.family},
+    )
+
+
+# What every catalogue is held to, when the config is loaded.
+PROMPT_KEYS = prompt_rules(GRAPH)
 # Every phrase list a catalogue must have: each option a caller may say, and the shared words.
 PHRASE_KEYS = frozenset(SHARED) | frozenset(DIGIT_WORDS) | GRAPH.phrase_keys()
 

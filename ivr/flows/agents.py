@@ -12,19 +12,19 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.config import Region
 from ivr.flows import prompts
 from ivr.flows.call import Call
-from ivr.flows.graph import StoredTwiml, once
+from ivr.flows.graph import Outcome, StoredTwiml, once
 from ivr.flows.identify import number_entry
 from ivr.flows.menu import Menu, Option, present
 from ivr.keypad import CALL_SID, count
 from ivr.routing.hours import status_at
 from ivr.routing.promises import callback_promise
 from ivr.routing.regions import callback_allowed
+from ivr.services import CaseExists
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
@@ -50,7 +50,7 @@ QUEUE = Menu(
     options=(
         Option("1", "queue.leave", "queue_leave"),
         Option("3", "queue.lockdown", "opt_lockdown_waiting"),
-        Option("8", "queue.main", None),
+        Option("8", "queue.main", None, overrides=True),
     ),
     agent=False,
     timeout=1,
@@ -230,7 +230,7 @@ def whisper(call: Call, region: Region | None = None) -> VoiceResponse:
     if reference.isdigit() and len(reference) == 8:
         lines.append(call.line("whisper_reference", agents, digits=prompts.digits(agents, reference)))
     lines.append(call.line("whisper_verified" if verified == "1" else "whisper_unverified", agents))
-    spoken = call.line(f"language_{call.language}", agents)
+    spoken = call.language_name(call.language, agents)
     lines.append(call.line("whisper_language", agents, spoken=spoken))
     response = VoiceResponse()
     call.say(response, *lines, language=agents)
@@ -340,7 +340,7 @@ def book_callback(call: Call, number: str) -> VoiceResponse:
             requested_at=requested,
             topic=topic if topic in TOPICS else None,
         )
-    except IntegrityError:
+    except CaseExists:
         call.outcome("callback")
         return hang_up(call, call.line("callback_exists", last4=last4))
     call.outcome("callback")
@@ -522,4 +522,4 @@ STEPS = {
     **CALLBACK_NUMBER.steps,
     **VOICEMAIL_NUMBER.steps,
 }
-OUTCOMES = ("agent", "callback", "voicemail")
+OUTCOMES = {"agent": Outcome(rank=10), "voicemail": Outcome(rank=30), "callback": Outcome(rank=40)}

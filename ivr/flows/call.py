@@ -4,13 +4,15 @@ the few services a step may use (wallet, cases, texts, limits, codes, the call's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from babel import Locale
 from twilio.twiml import TwiML
+from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.config import Catalogue, Config, Region, Voice
 from ivr.flows import prompts
@@ -20,13 +22,22 @@ from ivr.routing.regions import Route, route_call
 from ivr.services import Services
 from ivr.wallet import Account, Wallet, WalletError
 
-if TYPE_CHECKING:
-    from ivr.flows.graph import Graph
-
 # Query parameters a flow carries from step to step (the signature covers them, so callers
 # cannot forge them). Everything else about the call is recomputed from Twilio's fields.
 CARRIED = ("lang", "theft")
+# A catalogue may name another language its own way ("language_zh-HK: Cantonese"); without
+# one, Babel's name for the language in the catalogue's locale: a new language needs no line
+# in every other catalogue.
+LANGUAGE_NAME = "language_"
 CONFIDENCE = re.compile(r"0(\.[0-9]{1,8})?|1(\.0{1,8})?")
+
+
+class Steps(Protocol):
+    """What a call follows from one step to the next (the flow graph, `ivr.flows.graph.Graph`:
+    named here by what it offers, so this module imports none of the modules built on it)."""
+
+    @property
+    def steps(self) -> Mapping[str, Callable[[Call], VoiceResponse]]: ...
 
 
 @dataclass
@@ -34,7 +45,7 @@ class Call:
     """Everything a flow step needs, and nothing from the web framework or the runtime."""
 
     services: Services
-    graph: Graph  # every menu and step, to follow an option or a miss
+    graph: Steps  # every step, to follow an option or a miss
     config: Config
     route: Route
     status: Status
@@ -210,6 +221,14 @@ class Call:
     def line(self, name: str, language: str | None = None, **values: str) -> str:
         """The prompt `name` in the call's language (or `language`), placeholders filled."""
         return self.catalogue(language).text(name, **values)
+
+    def language_name(self, language: str, said_in: str) -> str:
+        """`language` as a speaker of `said_in` names it: "Cantonese", "粤语", "French"."""
+        own = self.catalogue(said_in).prompts.get(LANGUAGE_NAME + language)
+        if own:
+            return own
+        locale = Locale.parse(self.catalogue(said_in).speaking.locale)
+        return Locale.parse(self.catalogue(language).speaking.locale).get_language_name(locale) or language
 
     def say(self, node: TwiML, *lines: str, language: str | None = None) -> None:
         """Speak `lines` (already in `language`) with that language's voice."""

@@ -12,8 +12,22 @@ from types import ModuleType
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flows.call import Call
-from ivr.flows.menu import Menu, Step
-from ivr.store.calls import OUTCOME_RANK
+from ivr.flows.menu import Menu, Step, shared_keys
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call may end, declared once by the flow that records it: a call keeps its
+    strongest (highest `rank`: a lockdown followed by the fraud desk is a lockdown), and a
+    `self_service` outcome counts as contained in `ivr report`."""
+
+    rank: int
+    self_service: bool = False
+
+
+# Recorded by the status callback for a call that ended with no other outcome.
+ABANDONED = "abandoned"
+BUILT_IN_OUTCOMES = {ABANDONED: Outcome(rank=0)}
 
 
 class StoredTwiml(VoiceResponse):  # type: ignore[misc]
@@ -62,7 +76,7 @@ class Graph:
 
     menus: Mapping[str, Menu]
     steps: Mapping[str, Step]
-    outcomes: frozenset[str]
+    outcomes: Mapping[str, Outcome]
     problems: tuple[str, ...]
 
     @classmethod
@@ -71,7 +85,7 @@ class Graph:
         this explicit list, never by the side effect of an import)."""
         menus: dict[str, Menu] = {}
         steps: dict[str, Step] = {}
-        outcomes: set[str] = set()
+        outcomes: dict[str, Outcome] = dict(BUILT_IN_OUTCOMES)
         problems = []
         for module in flows:
             where = module.__name__
@@ -83,9 +97,17 @@ class Graph:
                 if name in steps:
                     problems.append(f"{where}: step {name!r} is declared twice")
                 steps[name] = function
-            outcomes.update(getattr(module, "OUTCOMES", ()))
-        graph = cls(menus, steps, frozenset(outcomes), ())
-        return cls(menus, steps, frozenset(outcomes), tuple(problems + graph.check()))
+            declared = getattr(module, "OUTCOMES", {})
+            for name in declared:
+                outcome = declared[name] if isinstance(declared, Mapping) else None
+                if not isinstance(outcome, Outcome):
+                    problems.append(f"{where}: outcome {name!r} has no rank: declare it as Outcome(rank=...)")
+                elif name in outcomes:
+                    problems.append(f"{where}: outcome {name!r} is declared twice")
+                else:
+                    outcomes[name] = outcome
+        graph = cls(menus, steps, outcomes, ())
+        return cls(menus, steps, outcomes, tuple(problems + graph.check()))
 
     def check(self) -> list[str]:
         """What is missing: a step some menu leads to, an outcome the journal cannot rank."""
@@ -99,12 +121,28 @@ class Graph:
             keys = [option.key for option in menu.options]
             for key in {k for k in keys if keys.count(k) > 1}:
                 errors.append(f"menu {menu.name!r}: key {key!r} is given to two options")
+            shared = shared_keys(menu)
+            for option in menu.options:
+                if option.key in shared and not option.overrides:
+                    errors.append(
+                        f"menu {menu.name!r}: key {option.key!r} is {shared[option.key]} in this menu, "
+                        f"as in every menu: option {option.target!r} cannot take it"
+                    )
         for name in ("main", "agent", "escalate"):
             if name not in self.steps:
                 errors.append(f"step {name!r} is needed by every call and no flow declares it")
-        for outcome in sorted(self.outcomes - set(OUTCOME_RANK)):
-            errors.append(f"outcome {outcome!r} is not ranked in ivr/store/calls.py OUTCOME_RANK")
+        ranks: dict[int, str] = {}
+        for name, outcome in sorted(self.outcomes.items()):
+            if ranks.setdefault(outcome.rank, name) != name:
+                errors.append(f"outcomes {ranks[outcome.rank]!r} and {name!r} share rank {outcome.rank}")
         return errors
+
+    def ranked_outcomes(self) -> tuple[str, ...]:
+        """Every outcome, strongest first."""
+        return tuple(sorted(self.outcomes, key=lambda name: -self.outcomes[name].rank))
+
+    def outcome_ranks(self) -> dict[str, int]:
+        return {name: outcome.rank for name, outcome in self.outcomes.items()}
 
     def prompt_keys(self) -> frozenset[str]:
         """Every prompt a menu says: each language's catalogue must have them all."""

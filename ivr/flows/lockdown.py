@@ -11,7 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.flows import prompts
 from ivr.flows.agents import fraud_desk
 from ivr.flows.call import Call
-from ivr.flows.graph import once
+from ivr.flows.graph import Outcome, once
 from ivr.flows.identify import number_entry
 from ivr.flows.menu import Menu, Option, present, retry
 from ivr.keypad import digits_only
@@ -167,4 +167,4 @@ STEPS = {
     FRAUD_DESK: straight_to_fraud_desk,
     **NUMBER.steps,
 }
-OUTCOMES = ("lockdown",)
+OUTCOMES = {"lockdown": Outcome(rank=70, self_service=True)}

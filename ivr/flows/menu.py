@@ -33,6 +33,9 @@ class Option:
     target: str
     prompt: str | None  # None: a key that works but is offered elsewhere (a hint, a shortcut)
     irreversible: bool = False  # chosen by speech, it is confirmed first ("yes" or its key)
+    # True: a key every menu shares (see `shared_keys`), done this menu's own way (the queue's
+    # `8` leaves the queue first); any other option on a shared key is a graph error.
+    overrides: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,18 @@ class Menu:
         if self.agent:
             found["agent_step"] = self.agent_step
         return found
+
+
+def shared_keys(menu: Menu) -> dict[str, str]:
+    """The keys this menu shares with every other, and what each does (`_act` acts on them)."""
+    keys = {"*": "repeat"}
+    if menu.agent:
+        keys["0"] = "an agent"
+    if menu.name != MAIN and not menu.entry:
+        keys["8"] = "back to the main menu"
+    if menu.language_switch:
+        keys["9"] = "the language switch"
+    return keys
 
 
 def option_lines(call: Call, menu: Menu, again: bool = False) -> list[str]:

@@ -10,7 +10,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flows.agents import backend_down
 from ivr.flows.call import Call
-from ivr.flows.graph import once
+from ivr.flows.graph import Outcome, once
 from ivr.flows.identify import number_entry
 from ivr.flows.main import anything_else
 from ivr.flows.menu import Menu, Option, present
@@ -84,4 +84,4 @@ STEPS = {
     "recovery.reset": reset,
     **NUMBER.steps,
 }
-OUTCOMES = ("recovery",)
+OUTCOMES = {"recovery": Outcome(rank=20, self_service=True)}

@@ -13,7 +13,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.flows import prompts
 from ivr.flows.agents import backend_down
 from ivr.flows.call import Call
-from ivr.flows.graph import once
+from ivr.flows.graph import Outcome, once
 from ivr.flows.identify import number_entry
 from ivr.flows.main import anything_else
 from ivr.flows.menu import Menu, Option, present, retry
@@ -208,4 +208,7 @@ STEPS = {
     "txn.dispute": dispute,
     **NUMBER.steps,
 }
-OUTCOMES = ("transaction", "dispute")
+OUTCOMES = {
+    "transaction": Outcome(rank=50, self_service=True),
+    "dispute": Outcome(rank=60, self_service=True),
+}

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,25 +27,17 @@ if TYPE_CHECKING:
     from ivr.store import Store
 
 log = logging.getLogger("ivr.journal")
-# A call keeps its strongest outcome: a lockdown followed by the fraud desk is a lockdown.
-OUTCOME_RANK = (
-    "abandoned",
-    "agent",
-    "recovery",
-    "voicemail",
-    "callback",
-    "transaction",
-    "dispute",
-    "lockdown",
-)
 MAX_BUFFERED = 20_000  # calls kept in memory while the store is away
 
 
 class Journal:
     """Buffered call records for one process."""
 
-    def __init__(self, store: Store, interval: float = 0.2, background: bool = True) -> None:
+    def __init__(
+        self, store: Store, ranks: Mapping[str, int], interval: float = 0.2, background: bool = True
+    ) -> None:
         self.store = store
+        self.ranks = ranks  # each outcome's rank (the flows declare them): a call keeps its strongest
         self.interval = interval
         self.background = background
         self._lock = threading.Lock()
@@ -77,7 +70,7 @@ class Journal:
         if sid:
             with self._lock:
                 known = self._outcomes.get(sid)
-                if known is None or _rank(outcome) > _rank(known):
+                if known is None or self.ranks.get(outcome, 0) > self.ranks.get(known, 0):
                     self._outcomes[sid] = outcome
             self._kick()
 
@@ -183,7 +176,8 @@ class Journal:
                     connection.execute(update(calls).where(calls.c.sid == sid).values(**values))
                 if sid in batch.outcomes:
                     outcome = batch.outcomes[sid]
-                    weaker = list(OUTCOME_RANK[: _rank(outcome)])
+                    rank = self.ranks.get(outcome, 0)  # one not ranked is the weakest, never an error
+                    weaker = sorted(name for name, other in self.ranks.items() if other < rank)
                     connection.execute(
                         update(calls)
                         .where(
@@ -191,11 +185,6 @@ class Journal:
                         )
                         .values(outcome=outcome)
                     )
-
-
-def _rank(outcome: str) -> int:
-    """An outcome's strength; one the ranking does not know is the weakest (never an error)."""
-    return OUTCOME_RANK.index(outcome) if outcome in OUTCOME_RANK else 0
 
 
 @dataclass

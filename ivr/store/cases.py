@@ -22,6 +22,11 @@ STATUSES = ("open", "calling", "closed", "failed")
 CLOSABLE = ("open", "failed")
 
 
+class CaseExists(Exception):
+    """A case a rule allows once is already open (one open callback per number): the store's
+    constraint, said in the flows' terms."""
+
+
 def new_reference() -> str:
     """Eight digits, never starting with 0: easy to read back and to type on a keypad."""
     return str(secrets.randbelow(90_000_000) + 10_000_000)
@@ -65,8 +70,8 @@ def open_case(
             return reference
         except IntegrityError:
             taken = connection.execute(select(cases.c.id).where(cases.c.reference == reference)).first()
-            if taken is None:
-                raise  # another rule, such as one open callback per number
+            if taken is None:  # another rule, such as one open callback per number
+                raise CaseExists(kind) from None
     raise RuntimeError("could not allocate a case reference")
 
 

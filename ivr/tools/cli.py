@@ -922,7 +922,7 @@ def region_reopen(code: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def report(start: str | None, end: str | None, as_json: bool) -> None:
     """Calls by region and outcome, containment, time to lockdown, callbacks waiting."""
-    from ivr.tools.reports import build_report
+    from ivr.reports import build_report
 
     first, last = parse_instant(start, "--from"), parse_instant(end, "--to")
     if first is not None and last is not None and first >= last:

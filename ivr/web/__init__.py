@@ -60,7 +60,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
         GRAPH.raise_for_problems()
     except GraphError as exc:
         raise StartupError("the call flows are incomplete, not starting:\n" + "\n".join(exc.errors)) from exc
+    metrics = Metrics(multiprocess=bool(settings.prometheus_multiproc_dir))
     fakes = {
+        "observer": metrics,
         "wallet": overrides.get("WALLET"),
         "sms_http_client": overrides.get("SMS_HTTP_CLIENT"),
         "clock": overrides.get("CLOCK"),
@@ -95,20 +97,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
         TWILIO_AUTH_TOKEN=settings.twilio_auth_token,
     )
     app.extensions["ivr.settings"] = settings
-    metrics = Metrics(multiprocess=bool(settings.prometheus_multiproc_dir))
     app.extensions["ivr"] = runtime
     app.extensions["ivr.metrics"] = metrics
-    runtime.events.metrics = metrics
     metrics.waiting = lambda: callbacks_waiting(runtime)
-
-    def wallet_call(operation: str, seconds: float, ok: bool) -> None:
-        metrics.wallet_seconds.labels(operation=operation, ok=str(ok).lower()).observe(seconds)
-        if not ok:
-            metrics.errors.labels(kind="wallet").inc()
-
-    runtime.wallet.on_call = wallet_call  # type: ignore[attr-defined]
-    runtime.store.on_transaction = metrics.store_seconds.labels(what="transaction").observe
-    runtime.sms.on_failure = lambda: metrics.errors.labels(kind="sms").inc()
     webhooks.init_app(app)
     return app
 

@@ -90,6 +90,19 @@ class Metrics:
             registry=registry,
         )
 
+    # --- what the runtime reports (ivr.runtime.Observer) ---------------------------------------
+
+    def wallet_call(self, operation: str, seconds: float, ok: bool) -> None:
+        self.wallet_seconds.labels(operation=operation, ok=str(ok).lower()).observe(seconds)
+        if not ok:
+            self.errors.labels(kind="wallet").inc()
+
+    def store_transaction(self, seconds: float) -> None:
+        self.store_seconds.labels(what="transaction").observe(seconds)
+
+    def sms_failure(self) -> None:
+        self.errors.labels(kind="sms").inc()
+
     def child(self, metric: Counter | Histogram, **labels: str) -> Any:
         """`metric` for these label values, its child kept (looked up on every webhook)."""
         key = (id(metric), *labels.values())

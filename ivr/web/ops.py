@@ -10,7 +10,7 @@ from collections import deque
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from ivr.tools.reports import ops_snapshot
+from ivr.reports import ops_snapshot
 from ivr.web import casework
 
 bp = Blueprint("ops", __name__)

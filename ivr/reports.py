@@ -7,13 +7,11 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
+from ivr.flows.graph import ABANDONED
 from ivr.store import reports as queries
-from ivr.store.calls import OUTCOME_RANK
 
 RECENT = 20  # cases and texts the ops page shows
 OPEN_SHOWN = 200  # open cases of each kind the ops page lists: those that waited longest
-SELF_SERVICE = ("lockdown", "recovery", "transaction", "dispute")
-OUTCOMES = ("lockdown", "recovery", "transaction", "dispute", "agent", "callback", "voicemail", "abandoned")
 
 
 def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> dict[str, Any]:
@@ -26,23 +24,25 @@ def build_report(runtime: Any, start: datetime | None, end: datetime | None) -> 
         to_lockdown = queries.seconds_to_lockdown(connection, start, end)
         waiting = queries.waiting_callbacks(connection)
         finished = queries.callbacks_finished(connection, start, end)
+    declared = runtime.graph.outcomes  # each outcome the flows declare, with its rank
+    outcomes = runtime.graph.ranked_outcomes()
     by_region: dict[str, dict[str, int]] = {}
     for row in rows:  # one row per (region, outcome, ended): counted by the database
-        counts = by_region.setdefault(row["region"], {"calls": 0, **{o: 0 for o in OUTCOMES}})
+        counts = by_region.setdefault(row["region"], {"calls": 0, **{o: 0 for o in outcomes}})
         counts["calls"] += row["calls"]
-        outcome = (
-            row["outcome"] if row["outcome"] in OUTCOME_RANK else ("abandoned" if row["ended"] else None)
-        )
+        outcome = row["outcome"] if row["outcome"] in declared else (ABANDONED if row["ended"] else None)
         if outcome:
             counts[outcome] += row["calls"]
     total = sum(row["calls"] for row in rows)
-    contained = sum(row["calls"] for row in rows if row["outcome"] in SELF_SERVICE)
+    contained = sum(
+        row["calls"] for row in rows if row["outcome"] in declared and declared[row["outcome"]].self_service
+    )
     ages = [(end - (r["requested_at"] or r["created_at"])).total_seconds() / 60 for r in waiting]
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
         "calls": total,
-        "outcomes": list(OUTCOMES),
+        "outcomes": list(outcomes),
         "by_region": dict(sorted(by_region.items())),
         "containment_rate": contained / total if total else 0.0,
         "median_seconds_to_lockdown": statistics.median(to_lockdown) if to_lockdown else None,
