@@ -113,6 +113,7 @@ def problems_in(page: Path, roots: set[str]) -> list[str]:
                     found.append(f"{where}:{named.line}: runs bare `ivr` (not on PATH: `.venv/bin/ivr`)")
                 continue
             token = word.strip("[](),;:'\"")
+            token = re.sub(r":[0-9]+$", "", token)  # a `file:line` names the file
             if MODULE.match(token):
                 if not _importable(token):
                     found.append(f"{where}:{named.line}: names `{token}` (no such module or attribute)")

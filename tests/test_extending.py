@@ -211,7 +211,7 @@ def test_the_page_names_the_files_each_how_to_touches() -> None:
     page = DOCS.read_text(encoding="utf-8")
     for how_to, files in {
         "## Add an option": ["ivr/flows/selfhelp.py", "config/prompts/<language>.yaml"],
-        "## Add a language": ["config/regions.yaml", "config/prompts/fr-FR.yaml"],
+        "## Add a language": ["config/regions.yaml", "fr-FR.yaml", "config/prompts/"],
         "## Add a region": ["config/regions.yaml", "config/hours.yaml"],
     }.items():
         section = page.split(how_to, 1)[1].split("\n## ", 1)[0]

@@ -81,12 +81,15 @@ def load_or_exit() -> Config:
         sys.exit(1)
 
 
-def open_runtime() -> Any:
-    """The runtime on the environment's store and config, as the server would build it."""
+def open_runtime(observer: Any = None) -> Any:
+    """The runtime on the environment's store and config, as the server would build it
+    (reporting to `observer`, a long-running command's metrics)."""
     from ivr.runtime import build_runtime
 
     load_or_exit()
-    return build_runtime(settings(), snapshot=False)  # only servers keep the last good config
+    return build_runtime(
+        settings(), snapshot=False, observer=observer
+    )  # only servers keep the last good config
 
 
 def is_loopback(host: str) -> bool:
@@ -375,15 +378,16 @@ def callbacks_run(once: bool, at: str | None) -> None:
     environment = settings()
     if not environment.public_url:
         raise click.ClickException("IVR_PUBLIC_URL is not set: Twilio must reach the callback legs' webhooks")
-    runtime = open_runtime()
+    metrics = None
+    if environment.prometheus_multiproc_dir:  # its counters join the web workers' /metrics
+        from ivr.web.metrics import Metrics
+
+        metrics = Metrics(multiprocess=True)
+    runtime = open_runtime(observer=metrics)
     if not runtime.services.line.available:
         raise click.ClickException(
             "TWILIO_ACCOUNT_SID is not set: the dialer places calls through Twilio's Calls API"
         )
-    if environment.prometheus_multiproc_dir:  # its counters join the web workers' /metrics
-        from ivr.web.metrics import Metrics
-
-        runtime.events.metrics = Metrics(multiprocess=True)
     dialer = Dialer(runtime, environment.public_url)
     if once:
         attempts = dialer.run_once(runtime.now())
