@@ -23,6 +23,10 @@ RESET_LINK_LIFETIME = timedelta(minutes=30)
 REPLAY_WAIT_SECONDS = 5.0  # a duplicate webhook waits this long for the first copy's answer
 
 
+class CallOver(Exception):
+    """A step of a call that is over (ended, or older than any call lasts): it acts never."""
+
+
 class Digest:
     """Keyed hashes for codes, tokens and typed keys: useless to whoever copies a table."""
 
@@ -113,10 +117,22 @@ class CallStates:
         with self.store.begin() as connection:
             steps.save_state(connection, sid, data, now)
 
-    def once(self, sid: str, key: str, now: datetime, produce: Callable[[], str]) -> str:
-        """Run `produce` once per (call, step); a repeat of the same webhook gets its answer."""
+    def once(
+        self,
+        sid: str,
+        key: str,
+        now: datetime,
+        produce: Callable[[], str],
+        after_end: timedelta = timedelta(0),
+    ) -> str:
+        """Run `produce` once per (call, step); a repeat of the same webhook gets its answer.
+        Nothing runs for a call that is over (`CallOver`): a captured request replayed after
+        its step record was purged acts never. `after_end` lets a step Twilio sends after the
+        call (a recording's callback) act that long after the end."""
         key = key[:255]
         with self.store.begin() as connection:
+            if steps.call_over(connection, sid, now, after_end):
+                raise CallOver(sid)
             first = steps.claim_step(connection, sid, key, now)
         if not first:
             return self._replay(sid, key)

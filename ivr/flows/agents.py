@@ -10,7 +10,7 @@ queue) the caller hears why and is offered a callback (`1`) or a voicemail (`2`)
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from twilio.twiml.voice_response import VoiceResponse
@@ -26,6 +26,7 @@ from ivr.routing.regions import callback_allowed
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
+RECORDING_AFTER_END = timedelta(hours=1)  # a recording's callback comes once it is ready
 LOCKDOWN = "lockdown"  # the theft lockdown's first step: `3` from every waiting menu
 
 # When no agent can answer (closed, busy, no answer): a waiting menu, so `3` still locks.
@@ -407,7 +408,10 @@ def recording(call: Call) -> VoiceResponse:
         )
         return str(VoiceResponse())
 
-    answer = call.services.states.once(call.sid, f"recording|{sid or url}", call.now, store_case)
+    # Twilio posts this once the recording is ready, which may be after the call ended.
+    answer = call.services.states.once(
+        call.sid, f"recording|{sid or url}", call.now, store_case, after_end=RECORDING_AFTER_END
+    )
     return StoredTwiml(answer)
 
 

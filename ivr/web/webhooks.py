@@ -21,6 +21,7 @@ from ivr.flows.call import Call
 from ivr.keypad import CALL_SID
 from ivr.routing.regions import mask
 from ivr.runtime import Runtime
+from ivr.services import CallOver
 from ivr.wallet.guard import end_budget, start_budget
 from ivr.web.metrics import Metrics
 from ivr.web.signature import SignatureCheck
@@ -277,6 +278,15 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = EntryWebhook(app)  # type: ignore[method-assign]
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)
+
+    @app.errorhandler(CallOver)
+    def call_over(_error: CallOver) -> Response:
+        """A step of a call that is over: a captured request replayed; nothing acts, nobody hears."""
+        sid = request.form.get("CallSid", "-")[:64]
+        log.warning("refused a step of a call that is over sid=%s path=%s", sid, request.path)
+        response = VoiceResponse()
+        response.hangup()
+        return twiml(response)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
