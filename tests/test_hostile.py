@@ -116,3 +116,54 @@ def test_a_recording_reported_after_the_hang_up_is_kept_and_its_replay_after_a_p
     replayed = phone.twiml(record.get("recordingStatusCallback", ""), **report)
     assert replayed.root.find("Hangup") is not None
     assert len(stored_cases(hotline, "voicemail")) == 1
+
+
+# The ops page: throttled per account as well as per address; headers a browser obeys.
+
+OPS = ("ops", "s3cret-pw")
+
+
+def test_guesses_from_the_ops_teams_own_address_do_not_lock_the_team_out(app_factory: Any) -> None:
+    """Someone behind the same NAT guessing other accounts: the team's account is unaffected."""
+    client = app_factory(OPS_USER=OPS[0], OPS_PASSWORD=OPS[1]).test_client()
+    codes = [client.get("/ops", auth=(f"admin{n % 2}", f"guess-{n}")).status_code for n in range(14)]
+    assert codes.count(429) == 4 and codes[:10] == [401] * 10  # 5 a minute per account and address
+    assert client.get("/ops", auth=OPS).status_code == 200
+
+
+def test_guesses_at_the_ops_account_from_many_addresses_stop_at_100(app_factory: Any) -> None:
+    """NIST SP 800-63B 5.2.2: at most 100 failed attempts on one account, wherever they come from."""
+    client = app_factory(OPS_USER=OPS[0], OPS_PASSWORD=OPS[1]).test_client()
+
+    def attempt(password: str, address: str) -> int:
+        return int(
+            client.get("/ops", auth=("ops", password), environ_base={"REMOTE_ADDR": address}).status_code
+        )
+
+    codes = [attempt(f"guess-{n}", f"10.1.{n // 4}.{n % 4}") for n in range(105)]
+    assert codes[:100] == [401] * 100 and codes[100:] == [429] * 5
+    assert attempt(OPS[1], "10.200.0.1") == 429  # the account waits, whoever asks
+    assert attempt(OPS[1], "10.200.0.1") == 429
+
+
+def test_the_ops_page_tells_browsers_not_to_frame_sniff_leak_or_keep_it(app_factory: Any) -> None:
+    client = app_factory(OPS_USER=OPS[0], OPS_PASSWORD=OPS[1]).test_client()
+    for response in (client.get("/ops", auth=OPS), client.get("/ops"), client.get("/ops", auth=("ops", "x"))):
+        headers = response.headers
+        policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+        assert policy["base-uri"] == "'none'" and policy["form-action"] == "'none'"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cache-Control"] == "no-store"
+    page = client.get("/ops", auth=OPS)
+    nonce = policy_nonce(page.headers["Content-Security-Policy"])
+    assert f'<style nonce="{nonce}">' in page.get_data(as_text=True)  # the page's own style still applies
+    assert nonce != policy_nonce(client.get("/ops", auth=OPS).headers["Content-Security-Policy"])
+
+
+def policy_nonce(policy: str) -> str:
+    [style] = [part.strip() for part in policy.split(";") if part.strip().startswith("style-src")]
+    assert style.startswith("style-src 'nonce-") and style.endswith("'"), style
+    return style[len("style-src 'nonce-") : -1]
