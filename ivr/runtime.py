@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
+from sqlalchemy.engine import Connection
 
 from ivr.agentline import AgentLine
 from ivr.config import Config, ConfigError, Region, load_config
@@ -191,8 +192,7 @@ class Closures:
             return self._cache
         self._read_at = now
         try:
-            with self.store.begin() as connection:
-                rows = closures.in_force(connection)
+            rows = self.store.run(closures.in_force)
         except Exception:
             log.warning("emergency closures unreadable (store unavailable): using the last known")
             return self._cache
@@ -386,9 +386,12 @@ class Runtime:
         """The status callback: close the call's record and forget what the call proved and
         typed (numbers, the verified flag): no step needs it any more."""
         self.journal.flush()
-        with self.store.begin() as connection:
+
+        def end(connection: Connection) -> dict[str, Any] | None:
             steps.forget_state(connection, sid)
-            before = end_call(connection, sid, status, count(duration), now or self.now())
+            return end_call(connection, sid, status, count(duration), now or self.now())
+
+        before = self.store.run(end)
         if before is None:
             return False
         if before["outcome"] is None and self.events.metrics is not None:
