@@ -167,3 +167,27 @@ def policy_nonce(policy: str) -> str:
     [style] = [part.strip() for part in policy.split(";") if part.strip().startswith("style-src")]
     assert style.startswith("style-src 'nonce-") and style.endswith("'"), style
     return style[len("style-src 'nonce-") : -1]
+
+
+def test_behind_nginx_the_throttle_counts_the_address_nginx_saw(app_factory: Any) -> None:
+    """IVR_PROXIES=1: every request comes from nginx on 127.0.0.1; X-Forwarded-For's last hop
+    is the client. A guesser at one address leaves the team at another unaffected."""
+    client = app_factory(OPS_USER=OPS[0], OPS_PASSWORD=OPS[1], PROXIES=1).test_client()
+
+    def attempt(password: str, address: str) -> int:
+        return int(
+            client.get("/ops", auth=("ops", password), headers={"X-Forwarded-For": address}).status_code
+        )
+
+    assert [attempt(f"guess-{n}", "203.0.113.9") for n in range(6)] == [401] * 5 + [429]
+    assert attempt(OPS[1], "198.51.100.7") == 200
+    assert attempt(OPS[1], "forged, 203.0.113.9") == 429  # only nginx's own hop is believed
+
+
+def test_without_proxies_a_forwarded_for_header_changes_nothing(app_factory: Any) -> None:
+    client = app_factory(OPS_USER=OPS[0], OPS_PASSWORD=OPS[1]).test_client()
+    codes = [
+        client.get("/ops", auth=("ops", f"g{n}"), headers={"X-Forwarded-For": f"10.0.0.{n}"}).status_code
+        for n in range(6)
+    ]
+    assert codes == [401] * 5 + [429]
