@@ -387,11 +387,16 @@ class Runtime:
         typed (numbers, the verified flag): no step needs it any more."""
         self.journal.flush()
 
-        def end(connection: Connection) -> dict[str, Any] | None:
+        def end(connection: Connection) -> tuple[dict[str, Any] | None, Any]:
+            # The call's row first: a step saving state waits for this, or sees the end.
+            before = end_call(connection, sid, status, count(duration), now or self.now())
+            leg = steps.load_state(connection, sid).get("hold_leg")
             steps.forget_state(connection, sid)
-            return end_call(connection, sid, status, count(duration), now or self.now())
+            return before, leg
 
-        before = self.store.run(end)
+        before, leg = self.store.run(end)
+        if leg:  # the caller hung up on hold: the agents must not ring on, nor answer nobody
+            self.services.line.hang_up(str(leg))
         if before is None:
             return False
         if before["outcome"] is None and self.events.metrics is not None:

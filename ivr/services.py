@@ -109,8 +109,9 @@ class CallStates:
     def load(self, sid: str) -> dict[str, Any]:
         return self.store.run(steps.load_state, sid)
 
-    def save(self, sid: str, data: Mapping[str, Any], now: datetime) -> None:
-        self.store.run(steps.save_state, sid, data, now)
+    def save(self, sid: str, data: Mapping[str, Any], now: datetime) -> bool:
+        """False when the call has ended: nothing is kept for it any more."""
+        return self.store.run(steps.save_state, sid, data, now)
 
     def once(
         self,

@@ -26,11 +26,19 @@ def load_state(connection: Connection, sid: str) -> dict[str, Any]:
     return dict(json.loads(row.data)) if row else {}
 
 
-def save_state(connection: Connection, sid: str, data: Mapping[str, Any], now: datetime) -> None:
-    """One upsert: duplicate webhooks of one step race here, and the last write wins whole."""
+def save_state(connection: Connection, sid: str, data: Mapping[str, Any], now: datetime) -> bool:
+    """One upsert: duplicate webhooks of one step race here, and the last write wins whole.
+    Nothing is written for a call that ended (False): a step racing the status callback
+    leaves nothing behind. The call's row is locked first, so the callback, which ends the
+    row and then forgets the state in one transaction, either waits for this write and
+    forgets it, or has ended the call before this looks."""
+    ended = select(calls.c.ended_at).where(calls.c.sid == sid).with_for_update()  # PostgreSQL
+    if connection.execute(ended).scalar() is not None:
+        return False
     values = {"data": json.dumps(dict(data), sort_keys=True), "updated_at": now}
     upsert = UPSERTS[connection.dialect.name](call_state).values(sid=sid, **values)
     connection.execute(upsert.on_conflict_do_update(index_elements=["sid"], set_=values))
+    return True
 
 
 def forget_state(connection: Connection, sid: str) -> None:
