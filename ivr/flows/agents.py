@@ -27,8 +27,8 @@ from ivr.routing.regions import callback_allowed
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
 RECORDING_AFTER_END = timedelta(hours=1)  # a recording's callback comes once it is ready
-# Twilio may ring up to 5 s past a call's Timeout ("Timeout", https://www.twilio.com/docs/voice/api/call-resource);
-# its status callback follows within seconds.
+# Twilio may ring up to 5 s past a call's Timeout (the Call resource's "Timeout",
+# https://www.twilio.com/docs/voice/api/call-resource); its status callback follows in seconds.
 LEG_REPORT_SECONDS = 30
 LOCKDOWN = "lockdown"  # the theft lockdown's first step: `3` from every waiting menu
 
