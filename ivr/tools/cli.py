@@ -556,6 +556,7 @@ def scenarios_run(paths: tuple[Path, ...]) -> None:
                 scenario.dial_status,
                 scenario.queue_result,
                 hold=scenario.hold,
+                redirect_fails=scenario.redirect_fails,
             )
             problems = scenario_module.check(scenario, outcome)
             name = scenario.name

@@ -43,6 +43,7 @@ class Scenario(BaseModel):
     dial_status: str = "completed"
     queue_result: str = "bridged"
     hold: bool = False  # as a server with TWILIO_ACCOUNT_SID: on hold while the IVR rings agents
+    redirect_fails: bool = False  # on hold: Twilio fails the request that moves the caller off it
     expect: Expectations
 
     @field_validator("at")
@@ -89,16 +90,18 @@ def simulate(
     on_step: Any = None,
     keypad: Any = None,
     hold: bool = False,
+    redirect_fails: bool = False,
 ) -> Outcome:
     """One call in-process on a scratch store with a fresh demo wallet; nothing real changes.
     `hold`: Twilio's REST API played in-process (`LocalTwilio`), so a dialing region's caller
-    waits on hold while the IVR rings the agents, as with TWILIO_ACCOUNT_SID set."""
+    waits on hold while the IVR rings the agents, as with TWILIO_ACCOUNT_SID set;
+    `redirect_fails`: that API fails every request to move a live call."""
     from ivr import DEV_TOKEN, create_app
     from ivr.runtime import system_clock
     from ivr.store.cases import list_cases
     from ivr.tools.simulator import LocalTwilio, Probe, signed_transport
 
-    twilio = LocalTwilio() if hold else None
+    twilio = LocalTwilio(fail_redirects=redirect_fails) if hold else None
 
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:
         app = create_app(
