@@ -5,6 +5,7 @@ callbacks leave no call state behind a call that ended and no agents' leg ringin
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from twilio.http.response import Response
 
-from ivr.store.tables import call_state
+from ivr.store.tables import call_state, calls
 from tests.conftest import Clock
 from tests.test_hold import CALLS, LEG, OPEN_MONDAY, FakeCallsApi, agents_leg, uk_caller
 from tests.test_sms import ACCOUNT_SID
@@ -185,3 +186,22 @@ def test_a_hang_up_while_the_0_is_answered_leaves_no_state_and_no_leg(
         debris += [run] if kept else []
         ringing += [run] if ringing_on else []
     assert (debris, ringing) == ([], [])
+
+
+@pytest.mark.postgres
+def test_saving_state_never_waits_for_the_journals_update_of_the_call(
+    pg_held: tuple[Flask, FakeCallsApi],
+) -> None:
+    """The guard takes FOR KEY SHARE: only the status callback's FOR UPDATE makes it wait."""
+    app, _ = pg_held
+    hotline = app.extensions["ivr"]
+    caller = uk_caller(app, "journal-lock")
+    caller.call()
+    hotline.journal.flush()
+    with hotline.store.engine.connect() as journal:
+        busy = journal.begin()  # the journal's batch, holding the call's row
+        journal.execute(update(calls).where(calls.c.sid == caller.sid).values(journey=calls.c.journey + "x;"))
+        started = time.perf_counter()
+        assert hotline.services.states.save(caller.sid, {"topic": "none"}, hotline.now()) is True
+        assert time.perf_counter() - started < 0.5
+        busy.rollback()

@@ -29,10 +29,12 @@ def load_state(connection: Connection, sid: str) -> dict[str, Any]:
 def save_state(connection: Connection, sid: str, data: Mapping[str, Any], now: datetime) -> bool:
     """One upsert: duplicate webhooks of one step race here, and the last write wins whole.
     Nothing is written for a call that ended (False): a step racing the status callback
-    leaves nothing behind. The call's row is locked first, so the callback, which ends the
-    row and then forgets the state in one transaction, either waits for this write and
-    forgets it, or has ended the call before this looks."""
-    ended = select(calls.c.ended_at).where(calls.c.sid == sid).with_for_update()  # PostgreSQL
+    leaves nothing behind. The call's row is locked first, so the callback, which locks and
+    ends the row and then forgets the state in one transaction, either waits for this write
+    and forgets it, or has ended the call before this looks."""
+    # FOR KEY SHARE (PostgreSQL; SQLite has one writer anyway): waits for the status
+    # callback's FOR UPDATE, never for the journal's plain updates of the same row.
+    ended = select(calls.c.ended_at).where(calls.c.sid == sid).with_for_update(read=True, key_share=True)
     if connection.execute(ended).scalar() is not None:
         return False
     values = {"data": json.dumps(dict(data), sort_keys=True), "updated_at": now}
