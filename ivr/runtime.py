@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import phonenumbers
+from sqlalchemy.engine import Connection
 
 from ivr.agentline import AgentLine
 from ivr.config import Config, ConfigError, Region, load_config
@@ -194,8 +195,7 @@ class Closures:
             return self._cache
         self._read_at = now
         try:
-            with self.store.begin() as connection:
-                rows = closures.in_force(connection)
+            rows = self.store.run(closures.in_force)
         except Exception:
             log.warning("emergency closures unreadable (store unavailable): using the last known")
             return self._cache
@@ -421,9 +421,17 @@ class Runtime:
         """The status callback: close the call's record and forget what the call proved and
         typed (numbers, the verified flag): no step needs it any more."""
         self.journal.flush()
-        with self.store.begin() as connection:
-            steps.forget_state(connection, sid)
+
+        def end(connection: Connection) -> tuple[dict[str, Any] | None, Any]:
+            # The call's row first: a step saving state waits for this, or sees the end.
             before = end_call(connection, sid, status, count(duration), now or self.now())
+            leg = steps.load_state(connection, sid).get("hold_leg")
+            steps.forget_state(connection, sid)
+            return before, leg
+
+        before, leg = self.store.run(end)
+        if leg:  # the caller hung up on hold: the agents must not ring on, nor answer nobody
+            self.services.line.hang_up(str(leg))
         if before is None:
             return False
         if before["outcome"] is None and self.events.metrics is not None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from ivr.agentline import AgentLine
 from ivr.store import Store, limits, steps
 from ivr.store import callbacks as callback_rows
@@ -23,6 +25,10 @@ CODE_LIFETIME = timedelta(minutes=5)
 TRIES_PER_CODE = 3
 RESET_LINK_LIFETIME = timedelta(minutes=30)
 REPLAY_WAIT_SECONDS = 5.0  # a duplicate webhook waits this long for the first copy's answer
+
+
+class CallOver(Exception):
+    """A step of a call that is over (ended, or older than any call lasts): it acts never."""
 
 
 class Digest:
@@ -44,38 +50,33 @@ class Cases:
     def open(self, **fields: Any) -> str:
         """Store a case (committed before this returns); its reference. CaseExists when a
         case the rules allow once is already open."""
-        with self.store.begin() as connection:
-            return case_rows.open_case(connection, **fields)
+        return self.store.run(case_rows.open_case, **fields)
 
     def find(self, reference: str) -> dict[str, Any] | None:
-        with self.store.begin() as connection:
-            return case_rows.find_case(connection, reference)
+        return self.store.run(case_rows.find_case, reference)
 
     def callbacks_waiting(self, region: str) -> int:
         """Callbacks waiting in `region` (ahead of a new one)."""
-        with self.store.begin() as connection:
-            found = callback_rows.waiting_by_region(connection).get(region)
+        found = self.store.run(callback_rows.waiting_by_region).get(region)
         return found[0] if found else 0
 
     def callback_leg(self, reference: str, call_sid: str, now: datetime) -> None:
         """A leg of the callback's attempt in progress, by its Call SID."""
-        with self.store.begin() as connection:
-            callback_rows.add_leg(connection, reference, call_sid, now)
+        self.store.run(callback_rows.add_leg, reference, call_sid, now)
 
     def callback_outcome(self, reference: str, result: str, now: datetime, *, connected: bool) -> str | None:
         """The attempt in progress ended (`result`); the case's new status, once per attempt."""
         from ivr.callbacks import MAX_ATTEMPTS, RETRY_SPACING
 
-        with self.store.begin() as connection:
-            return callback_rows.finish_attempt(
-                connection,
-                reference,
-                result,
-                now,
-                connected=connected,
-                max_attempts=MAX_ATTEMPTS,
-                spacing=RETRY_SPACING,
-            )
+        return self.store.run(
+            callback_rows.finish_attempt,
+            reference,
+            result,
+            now,
+            connected=connected,
+            max_attempts=MAX_ATTEMPTS,
+            spacing=RETRY_SPACING,
+        )
 
 
 class Limits:
@@ -85,12 +86,10 @@ class Limits:
         self.store = store
 
     def claim(self, kind: str, subject: str, now: datetime) -> int | None:
-        with self.store.begin() as connection:
-            return limits.claim(connection, kind, subject, now)
+        return self.store.run(limits.claim, kind, subject, now)
 
     def release(self, attempt: int) -> None:
-        with self.store.begin() as connection:
-            limits.release(connection, attempt)
+        self.store.run(limits.release, attempt)
 
 
 class Codes:
@@ -102,34 +101,32 @@ class Codes:
     def issue_code(self, account: str, call_sid: str, now: datetime) -> str:
         """A new code for `account` in this call; only its hash is kept."""
         code = f"{random.randbelow(1_000_000):06d}"
-        with self.store.begin() as connection:
-            secret_rows.add_code(
-                connection, account, call_sid, self.digest("code", account, code), now, now + CODE_LIFETIME
-            )
+        code_hash = self.digest("code", account, code)
+        self.store.run(secret_rows.add_code, account, call_sid, code_hash, now, now + CODE_LIFETIME)
         return code
 
     def check_code(self, account: str, call_sid: str, typed: str, now: datetime) -> bool:
         """The latest code sent in this call: unexpired, unused, fewer than 3 tries."""
-        with self.store.begin() as connection:
+
+        def check(connection: Connection) -> bool:
             row = secret_rows.latest_code(connection, account, call_sid)
             if row is None or row["used"] or row["tries"] >= TRIES_PER_CODE or row["expires_at"] <= now:
                 return False
             right = hmac.compare_digest(row["code_hash"], self.digest("code", account, typed))
             return secret_rows.count_try(connection, row["id"], row["tries"], right) and right
 
+        return self.store.run(check)
+
     def issue_reset_link(self, account: str, now: datetime) -> str:
         """A single-use reset link; only the token's hash is kept."""
         token = random.token_urlsafe(24)
-        with self.store.begin() as connection:
-            secret_rows.add_reset_token(
-                connection, self.digest("reset", token), account, now, now + RESET_LINK_LIFETIME
-            )
+        token_hash = self.digest("reset", token)
+        self.store.run(secret_rows.add_reset_token, token_hash, account, now, now + RESET_LINK_LIFETIME)
         return self.reset_url().format(token=token)
 
     def redeem_reset_token(self, token: str, now: datetime) -> str | None:
         """The account a reset token belongs to, once: for the wallet's reset page to call."""
-        with self.store.begin() as connection:
-            return secret_rows.redeem_reset_token(connection, self.digest("reset", token), now)
+        return self.store.run(secret_rows.redeem_reset_token, self.digest("reset", token), now)
 
 
 class CallStates:
@@ -139,36 +136,46 @@ class CallStates:
         self.store = store
 
     def load(self, sid: str) -> dict[str, Any]:
-        with self.store.begin() as connection:
-            return steps.load_state(connection, sid)
+        return self.store.run(steps.load_state, sid)
 
-    def save(self, sid: str, data: Mapping[str, Any], now: datetime) -> None:
-        with self.store.begin() as connection:
-            steps.save_state(connection, sid, data, now)
+    def save(self, sid: str, data: Mapping[str, Any], now: datetime) -> bool:
+        """False when the call has ended: nothing is kept for it any more."""
+        return self.store.run(steps.save_state, sid, data, now)
 
-    def once(self, sid: str, key: str, now: datetime, produce: Callable[[], str]) -> str:
-        """Run `produce` once per (call, step); a repeat of the same webhook gets its answer."""
+    def once(
+        self,
+        sid: str,
+        key: str,
+        now: datetime,
+        produce: Callable[[], str],
+        after_end: timedelta = timedelta(0),
+    ) -> str:
+        """Run `produce` once per (call, step); a repeat of the same webhook gets its answer.
+        Nothing runs for a call that is over (`CallOver`): a captured request replayed after
+        its step record was purged acts never. `after_end` lets a step Twilio sends after the
+        call (a recording's callback) act that long after the end."""
         key = key[:255]
-        with self.store.begin() as connection:
-            first = steps.claim_step(connection, sid, key, now)
-        if not first:
+
+        def claim(connection: Connection) -> bool:
+            if steps.call_over(connection, sid, now, after_end):
+                raise CallOver(sid)
+            return steps.claim_step(connection, sid, key, now)
+
+        if not self.store.run(claim):
             return self._replay(sid, key)
         try:
             answer = produce()
         except BaseException:
-            with self.store.begin() as connection:
-                steps.release_step(connection, sid, key)
+            self.store.run(steps.release_step, sid, key)
             raise
-        with self.store.begin() as connection:
-            steps.finish_step(connection, sid, key, answer)
+        self.store.run(steps.finish_step, sid, key, answer)
         return answer
 
     def _replay(self, sid: str, key: str) -> str:
         """The first copy's answer, waiting briefly while it is still being produced."""
         deadline = time.monotonic() + REPLAY_WAIT_SECONDS
         while True:
-            with self.store.begin() as connection:
-                answer = steps.stored_answer(connection, sid, key)
+            answer = self.store.run(steps.stored_answer, sid, key)
             if answer:
                 return answer
             if time.monotonic() > deadline:

@@ -33,6 +33,7 @@ ENVIRONMENT = {
     "bind": "IVR_BIND",
     "workers": "IVR_WORKERS",
     "threads": "IVR_THREADS",
+    "proxies": "IVR_PROXIES",
     "prometheus_multiproc_dir": "PROMETHEUS_MULTIPROC_DIR",
 }
 
@@ -60,6 +61,7 @@ class Settings(BaseModel):
     bind: str = "0.0.0.0:8000"
     workers: int = Field(default=2, ge=1)
     threads: int = Field(default=4, ge=1)
+    proxies: int = Field(default=0, ge=0, le=5)  # proxies in front that append X-Forwarded-For
     prometheus_multiproc_dir: str | None = None
 
     @classmethod

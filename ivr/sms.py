@@ -95,8 +95,7 @@ class SmsSender:
         return None
 
     def _insert(self, **values: Any) -> None:
-        with self.store.begin() as connection:
-            texts.record(connection, **values)
+        self.store.run(texts.record, **values)
 
     def retry_due(self, now: datetime) -> dict[str, int]:
         """Send again every failed message whose next try has come; counts by result."""
@@ -130,5 +129,4 @@ class SmsSender:
         return counts
 
     def outbox(self, limit: int | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
-        with self.store.begin() as connection:
-            return texts.listing(connection, limit=limit, since=since)
+        return self.store.run(texts.listing, limit=limit, since=since)

@@ -10,7 +10,7 @@ queue) the caller hears why and is offered a callback (`1`) or a voicemail (`2`)
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -28,6 +28,10 @@ from ivr.services import CaseExists
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
+RECORDING_AFTER_END = timedelta(hours=1)  # a recording's callback comes once it is ready
+# Twilio may ring up to 5 s past a call's Timeout (the Call resource's "Timeout",
+# https://www.twilio.com/docs/voice/api/call-resource); its status callback follows in seconds.
+LEG_REPORT_SECONDS = 30
 LOCKDOWN = "lockdown"  # the theft lockdown's first step: `3` from every waiting menu
 
 # When no agent can answer (closed, busy, no answer): a waiting menu, so `3` still locks.
@@ -127,12 +131,14 @@ def hold(call: Call, response: VoiceResponse) -> bool:
     leg = call.services.states.once(call.sid, key, call.now, ring) if call.sid else ring()
     if not leg:
         return False
-    call.remember(
+    held = call.remember(
         queued_at=call.now.isoformat(),
         hold_leg=leg,
         hold_region=call.region.code,
         hold_missed=call.absolute(call.url("/voice/step/hold-missed")),
     )
+    if not held:  # the caller hung up while the agents' leg was being placed
+        call.services.line.hang_up(leg)
     response.enqueue(
         hold_queue(call.sid),
         action=call.url("/voice/step/queue-result"),
@@ -166,6 +172,8 @@ def hold_answer(call: Call) -> VoiceResponse:
         call.say(response, call.line("whisper_caller_gone", agents), language=agents)
         response.hangup()
         return response
+    # Answered: the wait URL must not take the caller off hold while the agent hears the whisper.
+    call.services.states.save(caller, {**held, "hold_answered": True}, call.now)
     response = whisper(call, region)
     response.dial().queue(hold_queue(caller))
     return response
@@ -430,15 +438,43 @@ def recording(call: Call) -> VoiceResponse:
         )
         return str(VoiceResponse())
 
-    answer = call.services.states.once(call.sid, f"recording|{sid or url}", call.now, store_case)
+    # Twilio posts this once the recording is ready, which may be after the call ended.
+    answer = call.services.states.once(
+        call.sid, f"recording|{sid or url}", call.now, store_case, after_end=RECORDING_AFTER_END
+    )
     return StoredTwiml(answer)
 
 
 # --- queue mode ----------------------------------------------------------------------------
 
 
+def hold_is_over(call: Call) -> bool:
+    """On hold, the agents' leg ended unanswered but the redirect off hold never came (it
+    failed), or the leg is silent far past its ring timeout (its status callback was lost
+    too): stop the leg and take the caller out of the line."""
+    state = call.state
+    if "hold_region" not in state or state.get("hold_answered"):
+        return False
+    if state.get("hold_result") and not state.get("hold_leg"):
+        return True
+    waited = count(call.params.get("QueueTime"))
+    if (
+        state.get("hold_leg")
+        and waited is not None
+        and waited > call.region.ring_timeout + LEG_REPORT_SECONDS
+    ):
+        end_hold(call)
+        call.remember(hold_result="no-answer")
+        return True
+    return False
+
+
 def queue_wait(call: Call) -> VoiceResponse:
-    """Twilio's waitUrl: position (never higher than last said), the average wait, hold music."""
+    """Twilio's waitUrl: position (never higher than last said), the average wait, hold music;
+    or, when nobody is ringing for a caller on hold any more, out of the line (<Leave>, which
+    Twilio allows in a waitUrl: https://www.twilio.com/docs/voice/twiml/leave)."""
+    if hold_is_over(call):
+        return _leave_queue_for(call, "hold-missed")
     lines = []
     if call.region.queue and call.region.queue_updates:  # on hold, the caller's queue is their own
         reported = count(call.params.get("QueuePosition"))
@@ -489,7 +525,7 @@ def queue_result(call: Call) -> VoiceResponse:
     end_hold(call)
     if result in ("hangup", "redirected"):  # a redirect runs its own URL
         return VoiceResponse()
-    if result == "leave" and call.state.get("leave_for") in ("callback", LOCKDOWN, "main"):
+    if result == "leave" and call.state.get("leave_for") in ("callback", LOCKDOWN, "main", "hold-missed"):
         return call.graph.steps[call.state["leave_for"]](call)
     if result == "queue-full":
         return no_agent(call, (call.line("queue_full"),))

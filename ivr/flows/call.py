@@ -71,10 +71,10 @@ class Call:
             self._state = self.services.states.load(self.sid) if self.sid else {}
         return self._state
 
-    def remember(self, **values: Any) -> None:
+    def remember(self, **values: Any) -> bool:
+        """Keep `values` for the call's next steps; False when the call has ended meanwhile."""
         self.state.update(values)
-        if self.sid:
-            self.services.states.save(self.sid, self.state, self.now)
+        return not self.sid or self.services.states.save(self.sid, self.state, self.now)
 
     def choice(self, menu: str, choice: str) -> None:
         """A key (or phrase) chosen in `menu`, as a category: never the digits themselves."""

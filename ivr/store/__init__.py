@@ -10,13 +10,14 @@ the TwiML that tells them is returned.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -29,6 +30,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, Programm
 from ivr.store.tables import UtcDateTime, metadata
 
 _SCHEMA_LOCK = threading.Lock()
+log = logging.getLogger("ivr.store")
+T = TypeVar("T")
 
 
 # PostgreSQL: how long one webhook may wait for the store before it gives up (the caller then
@@ -72,6 +75,8 @@ class Store:
         self.engine: Engine = create_engine(self.url, **options)
         if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine, "before_cursor_execute", _note_writes)
         self._ready = False
         self._down_until = 0.0
         self.on_transaction = on_transaction  # for metrics: seconds per committed transaction
@@ -140,11 +145,52 @@ class Store:
                 yield connection
         except (OperationalError, ProgrammingError) as exc:
             self._ready = False  # a table may be gone (database recreated): look again next time
-            if exc.connection_invalidated or _is_connection_failure(exc):
+            # One dropped connection (terminated, a failover) is not an outage: SQLAlchemy has
+            # already thrown the pool's connections away; mark the store down only when a
+            # fresh connection fails too, so other webhooks are not refused for nothing.
+            dropped = bool(exc.connection_invalidated) and self.reachable()
+            if not dropped and (exc.connection_invalidated or _is_connection_failure(exc)):
                 self._down_until = time.monotonic() + STORE_DOWN_S
+            exc.dropped_connection = dropped  # type: ignore[union-attr]  # `run` may try once more
             raise
         if self.on_transaction is not None:
             self.on_transaction(time.perf_counter() - started)
+
+    def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`work(connection, *args, **kwargs)` in one transaction. When the database dropped
+        the connection (pg_terminate_backend, a failover), run it once more on a fresh one,
+        unless it was in fact committed: a connection lost during COMMIT leaves that unknown,
+        so PostgreSQL is asked (pg_xact_status, "Transaction ID and Snapshot Information
+        Functions"), and a read-only transaction has nothing to commit. `work` only talks to
+        the store, so nothing outside it happens twice."""
+        attempt = _Attempt()
+        try:
+            with self.begin() as connection:
+                connection.info.pop(WROTE, None)
+                result: T = work(connection, *args, **kwargs)
+                attempt.done(connection, result)
+            return result
+        except (OperationalError, ProgrammingError) as exc:
+            if not getattr(exc, "dropped_connection", False):
+                raise
+            if attempt.finished and (attempt.xid is None or self._committed(attempt.xid, exc)):
+                log.warning("store connection dropped at the commit; the transaction had committed")
+                return attempt.result  # type: ignore[no-any-return]
+            log.warning(
+                "store connection dropped (%s); running the transaction again", type(exc.orig).__name__
+            )
+        with self.begin() as connection:
+            return work(connection, *args, **kwargs)
+
+    def _committed(self, xid: str, error: BaseException) -> bool:
+        """Whether the transaction `xid` committed; its connection died during COMMIT."""
+        with self.begin() as connection:
+            status = connection.execute(
+                text("SELECT pg_xact_status(CAST(:xid AS xid8))"), {"xid": xid}
+            ).scalar()
+        if status not in ("committed", "aborted", None):  # "in progress": not known yet
+            raise error
+        return status == "committed"
 
     def reachable(self) -> bool:
         """False while the store is marked down after a connection failure, or does not answer."""
@@ -172,15 +218,26 @@ class Store:
             return False
 
     def one(self, statement: Any) -> Any:
-        with self.begin() as connection:
-            return connection.execute(statement).mappings().first()
+        return self.run(lambda connection: connection.execute(statement).mappings().first())
 
     def all(self, statement: Any) -> list[Any]:
-        with self.begin() as connection:
-            return list(connection.execute(statement).mappings())
+        return self.run(lambda connection: list(connection.execute(statement).mappings()))
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _Attempt:
+    """One run of a unit of work: its result and PostgreSQL transaction id, once it finished."""
+
+    finished = False
+    result: Any = None
+    xid: str | None = None
+
+    def done(self, connection: Connection, result: Any) -> None:
+        if connection.info.get(WROTE):  # PostgreSQL only; a read has nothing to commit
+            self.xid = connection.execute(text("SELECT pg_current_xact_id_if_assigned()::text")).scalar()
+        self.finished, self.result = True, result
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:
@@ -232,6 +289,14 @@ def _is_connection_failure(exc: DBAPIError) -> bool:
             "unable to open database",
         )
     )
+
+
+WROTE = "ivr.wrote"  # on a connection's info: this transaction sent more than a SELECT
+
+
+def _note_writes(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        connection.info[WROTE] = True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -215,7 +215,9 @@ def end_call(
 ) -> dict[str, Any] | None:
     """Close a call's record (a call with no outcome was abandoned); its region and the outcome
     it had before, or None when the call was never recorded."""
-    record = connection.execute(select(calls.c.region, calls.c.outcome).where(calls.c.sid == sid)).first()
+    # FOR UPDATE: a step saving the call's state (`steps.save_state`) waits for the end.
+    locked = select(calls.c.region, calls.c.outcome).where(calls.c.sid == sid).with_for_update()
+    record = connection.execute(locked).first()
     if record is None:
         return None
     connection.execute(

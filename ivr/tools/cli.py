@@ -732,6 +732,7 @@ def scenarios_run(paths: tuple[Path, ...]) -> None:
                 scenario.queue_result,
                 hold=scenario.hold,
                 dialer=scenario.dialer,
+                redirect_fails=scenario.redirect_fails,
             )
             problems = scenario_module.check(scenario, outcome)
             name = scenario.name

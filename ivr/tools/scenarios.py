@@ -49,6 +49,7 @@ class Scenario(BaseModel):
     queue_result: str = "bridged"
     hold: bool = False  # as a server with TWILIO_ACCOUNT_SID: on hold while the IVR rings agents
     dialer: list[datetime] = []  # after the call, a callback dialer pass at each instant
+    redirect_fails: bool = False  # on hold: Twilio fails the request that moves the caller off it
     expect: Expectations
 
     @field_validator("at")
@@ -104,17 +105,19 @@ def simulate(
     keypad: Any = None,
     hold: bool = False,
     dialer: list[datetime] | None = None,
+    redirect_fails: bool = False,
 ) -> Outcome:
     """One call in-process on a scratch store with a fresh demo wallet; nothing real changes.
     `hold`: Twilio's REST API played in-process (`LocalTwilio`), so a dialing region's caller
-    waits on hold while the IVR rings the agents, as with TWILIO_ACCOUNT_SID set."""
+    waits on hold while the IVR rings the agents, as with TWILIO_ACCOUNT_SID set;
+    `redirect_fails`: that API fails every request to move a live call."""
     from ivr import DEV_TOKEN, create_app
     from ivr.runtime import system_clock
     from ivr.store.cases import list_cases
     from ivr.tools.rehearsal import rehearse_pass
     from ivr.tools.simulator import LocalTwilio, Probe, signed_transport
 
-    twilio = LocalTwilio() if hold else None
+    twilio = LocalTwilio(fail_redirects=redirect_fails) if hold else None
     instant = [at]  # the app's clock: the call's instant, then each dialer pass's
 
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:

@@ -78,8 +78,9 @@ class LocalTwilio(HttpClient):  # type: ignore[misc]
 
     ACCOUNT = "AC" + "0" * 32
 
-    def __init__(self) -> None:
+    def __init__(self, fail_redirects: bool = False) -> None:
         super().__init__(logging.getLogger("ivr.simulator"), False)
+        self.fail_redirects = fail_redirects  # rehearse Twilio failing "move this call" (a 500)
         self.placed: list[dict[str, Any]] = []
         self.updates: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
 
@@ -91,6 +92,10 @@ class LocalTwilio(HttpClient):  # type: ignore[misc]
             return Response(201, json.dumps({"sid": sid, "status": "queued"}))
         if "/Calls/" in path:
             sid = path.rsplit("/", 1)[1].removesuffix(".json")
+            if self.fail_redirects and "Url" in fields:
+                return Response(
+                    500, json.dumps({"code": 20500, "message": "Internal Server Error", "status": 500})
+                )
             self.updates[sid].append(fields)
             return Response(200, json.dumps({"sid": sid, "status": "in-progress"}))
         if path.endswith("/Messages.json"):
@@ -417,6 +422,13 @@ class Simulator:
             moved = self._agents_leg()
             if moved == "bridged":
                 result = "bridged"
+            elif moved == "" and wait_url:  # no redirect came: the music ends, the wait URL again
+                self._silent = 0
+                wait = self._post(
+                    wait_url, {"QueuePosition": "1", "QueueTime": "120", "QueueSid": "QU" + "0" * 32}
+                )
+                if self._follow(wait, in_queue=True) == "leave":
+                    result = "leave"
             elif moved is not None:  # the IVR took the caller off hold
                 self._record({"verb": "Enqueue", "queue": queue, "result": "redirected"})
                 return self._post(moved, {})
@@ -429,7 +441,8 @@ class Simulator:
     def _agents_leg(self) -> str | None:
         """Twilio's part of a hold: the leg the IVR placed rings the agents and ends as
         `dial_status` says. Answered: the agent hears the whisper and is bridged ("bridged").
-        Not: its status callback, after which the IVR moves the caller on (that URL)."""
+        Not: its status callback, after which the IVR moves the caller on (that URL), or ""
+        when no move came (Twilio failed it)."""
         assert self.twilio is not None
         waiting = [leg for leg in self.twilio.placed if not leg.get("rung")]
         if not waiting:
@@ -456,7 +469,7 @@ class Simulator:
             return "bridged"
         self._post(leg["StatusCallback"], {"CallStatus": self.dial_status}, parse=False, as_call=identity)
         moves = [change["Url"] for change in self.twilio.updates[self.call_sid] if change.get("Url")]
-        return moves[-1] if moves else None
+        return moves[-1] if moves else ""
 
     def _recording(self, verb: ET.Element) -> ET.Element | str | None:
         seconds = "12"

@@ -75,8 +75,7 @@ class DemoWallet:
     def _run(self, query: Callable[..., Any], *args: Any) -> Any:
         """One query of `ivr.store.wallet` (a read or a write) in its own transaction."""
         self.seed()
-        with self.store.begin() as connection:
-            return query(connection, *args)
+        return self.store.run(query, *args)
 
     @staticmethod
     def _account(row: Any) -> Account | None:

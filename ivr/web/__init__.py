@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.settings import DEV_TOKEN, Settings, StartupError
 
@@ -27,6 +28,7 @@ _SETTING_KEYS = {
     "OPS_PASSWORD": "ops_password",
     "METRICS_TOKEN": "metrics_token",
     "INSTANCE_DIR": "instance_dir",
+    "PROXIES": "proxies",
 }
 
 
@@ -101,6 +103,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, settings: Settings 
     app.extensions["ivr.metrics"] = metrics
     metrics.waiting = lambda: callbacks_waiting(runtime)
     webhooks.init_app(app)
+    if settings.proxies:
+        # Behind nginx (deploy/nginx.conf, docs/hardening.md) every client is 127.0.0.1: the
+        # address is the one the proxies appended to X-Forwarded-For, trusted for exactly that
+        # many hops (off by default, so a client can never name its own address).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies)  # type: ignore[method-assign]
     return app
 
 

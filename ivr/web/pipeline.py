@@ -31,6 +31,7 @@ from werkzeug.wsgi import get_current_url, get_input_stream
 
 from ivr.keypad import CALL_SID
 from ivr.routing.regions import mask
+from ivr.services import CallOver
 from ivr.wallet.guard import end_budget, start_budget
 from ivr.web.signature import SignatureCheck
 
@@ -151,6 +152,11 @@ def _pipeline(
             try:
                 answer = handler(Turn(core, params, now, args))
                 reply = answer.xml
+            except CallOver:  # a captured request replayed: nothing acts, nobody hears
+                log.warning("refused a step of a call that is over sid=%s path=%s", sid[:64], path)
+                hangup = VoiceResponse()
+                hangup.hangup()
+                reply = str(hangup)
             except Exception as error:
                 reply = str(apology(core, params, path, now, error))
     finally:
