@@ -114,6 +114,11 @@ def problems_in(page: Path, roots: set[str]) -> list[str]:
                 continue
             token = word.strip("[](),;:'\"")
             token = re.sub(r":[0-9]+$", "", token)  # a `file:line` names the file
+            if "::" in token:  # a test by its pytest id: the file, and the test in it
+                token, test = token.split("::", 1)
+                source = ROOT / token
+                if source.is_file() and f"def {test.split('[')[0]}(" not in source.read_text():
+                    found.append(f"{where}:{named.line}: names `{token}::{test}` (no such test)")
             if MODULE.match(token):
                 if not _importable(token):
                     found.append(f"{where}:{named.line}: names `{token}` (no such module or attribute)")

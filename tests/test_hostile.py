@@ -152,7 +152,7 @@ def test_the_ops_page_tells_browsers_not_to_frame_sniff_leak_or_keep_it(app_fact
         headers = response.headers
         policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
         assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
-        assert policy["base-uri"] == "'none'" and policy["form-action"] == "'none'"
+        assert policy["base-uri"] == "'none'" and policy["form-action"] == "'self'"
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "no-referrer"

@@ -89,8 +89,9 @@ SECURITY_HEADERS = {
 
 def content_security_policy(nonce: str) -> str:
     return (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'none'"
+        # A case page plays its voicemail (media) and closes the case (its form posts here).
+        f"default-src 'none'; style-src 'nonce-{nonce}'; media-src 'self'; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 
 
@@ -137,11 +138,21 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+@bp.before_request
+def style_nonce() -> None:
+    """A fresh nonce for this answer's inline style (its CSP allows no other)."""
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+@bp.context_processor
+def nonce_for_templates() -> dict[str, str]:
+    return {"csp_nonce": g.csp_nonce}
+
+
 @bp.get("/ops")
 def page() -> str:
     runtime = current_app.extensions["ivr"]
-    g.csp_nonce = secrets.token_urlsafe(16)
-    return render_template("ops.html", csp_nonce=g.csp_nonce, **ops_snapshot(runtime, runtime.now()))
+    return render_template("ops.html", **ops_snapshot(runtime, runtime.now()))
 
 
 casework.init_routes(bp)
