@@ -32,8 +32,12 @@ class AgentLine:
     def available(self) -> bool:
         return self.client is not None
 
-    def ring(self, to: str, from_: str, url: str, status_callback: str, timeout: int) -> str | None:
-        """Place a call to `to` that runs `url` when answered; its Call SID, or None."""
+    def ring(
+        self, to: str, from_: str, url: str, fallback_url: str, status_callback: str, timeout: int
+    ) -> str | None:
+        """Place a call to `to` that runs `url` when answered (`fallback_url` when that fails:
+        https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource); its Call
+        SID, or None."""
         if self.client is None:
             return None
         try:
@@ -42,6 +46,8 @@ class AgentLine:
                 from_=from_,
                 url=url,
                 method="POST",
+                fallback_url=fallback_url,
+                fallback_method="POST",
                 status_callback=status_callback,
                 status_callback_method="POST",
                 timeout=timeout,

@@ -24,7 +24,6 @@ from ivr.flows.menu import Menu, Option, present
 from ivr.keypad import CALL_SID, count
 from ivr.routing.regions import callback_allowed
 
-HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
 LOCKDOWN = "lockdown"  # the theft lockdown's first step: `3` from every waiting menu
 
@@ -91,7 +90,7 @@ def agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
     if hold(call, response):
         return response
     dial = response.dial(
-        action=call.url("/voice/step/dial-result"), timeout=region.ring_timeout, caller_id=call.route.caller
+        action=call.url("/voice/step/dial-result"), timeout=region.ring_timeout, caller_id=call.caller_id
     )
     dial.number(region.hotline, url=whisper_url(call))
     return response
@@ -114,8 +113,9 @@ def hold(call: Call, response: VoiceResponse) -> bool:
         placed = line.ring(
             to=call.region.hotline,
             from_=dialed,
-            url=call.absolute(call.url("/voice/step/hold-answer", about=whisper_about(call), **for_caller)),
-            status_callback=call.absolute(call.url("/voice/step/hold-status", **for_caller)),
+            url=call.url("/voice/step/hold-answer", about=whisper_about(call), **for_caller),
+            fallback_url=call.url("/voice/step/hold-fallback", **for_caller),
+            status_callback=call.url("/voice/step/hold-status", **for_caller),
             timeout=call.region.ring_timeout,
         )
         return placed or ""
@@ -129,7 +129,7 @@ def hold(call: Call, response: VoiceResponse) -> bool:
         queued_at=call.now.isoformat(),
         hold_leg=leg,
         hold_region=call.region.code,
-        hold_missed=call.absolute(call.url("/voice/step/hold-missed")),
+        hold_missed=call.url("/voice/step/hold-missed"),
     )
     response.enqueue(
         hold_queue(call.sid),
@@ -165,7 +165,19 @@ def hold_answer(call: Call) -> VoiceResponse:
         response.hangup()
         return response
     response = whisper(call, region)
-    response.dial().queue(hold_queue(caller))
+    response.dial(caller_id=call.caller_id).queue(hold_queue(caller))
+    return response
+
+
+def hold_fallback(call: Call) -> VoiceResponse:
+    """The agents' leg's FallbackUrl, when its own TwiML failed: bridge the caller it names
+    without the whisper or the store (their queue's name is in the URL)."""
+    caller = call.params.get("for", "")
+    response = VoiceResponse()
+    if not CALL_SID.fullmatch(caller):
+        response.hangup()
+        return response
+    response.dial(caller_id=call.caller_id).queue(hold_queue(caller))
     return response
 
 
@@ -289,7 +301,7 @@ def fraud_desk(call: Call, *lines: str) -> VoiceResponse:
     dial = response.dial(
         action=call.url("/voice/step/dial-result"),
         timeout=call.region.ring_timeout,
-        caller_id=call.route.caller,
+        caller_id=call.caller_id,
     )
     dial.number(call.config.fraud_desk, url=whisper_url(call))
     return response
@@ -429,7 +441,7 @@ def queue_wait(call: Call) -> VoiceResponse:
             lines.append(call.line("queue_position", position=str(position)))
         if average is not None:
             lines.append(prompts.wait_time(call.catalogue(), average))
-    return present(call, QUEUE, lead=tuple(lines), play=HOLD_MUSIC)
+    return present(call, QUEUE, lead=tuple(lines), play=call.region.music)
 
 
 def _leave_queue_for(call: Call, where: str) -> VoiceResponse:
@@ -495,6 +507,7 @@ STEPS = {
     "queue-result": queue_result,
     "hold-answer": hold_answer,
     "hold-status": hold_status,
+    "hold-fallback": hold_fallback,
     "hold-missed": hold_missed,
     **CALLBACK_NUMBER.steps,
     **VOICEMAIL_NUMBER.steps,

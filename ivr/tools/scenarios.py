@@ -112,6 +112,7 @@ def simulate(
                 "WALLET_URL": None,
                 "TWILIO_ACCOUNT_SID": LocalTwilio.ACCOUNT if twilio else None,
                 "SMS_HTTP_CLIENT": twilio,
+                "SMS_FROM": "OKWallet" if twilio else None,  # a sender Twilio takes (twiml_rules)
                 "CLOCK": (lambda: at) if at else system_clock,
             }
         )

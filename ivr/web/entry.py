@@ -50,7 +50,7 @@ class EntryWebhook:
             response = self.answer(environ)
         except Exception:  # past the apology itself: the fixed one, which needs nothing
             log.exception("entry webhook failed")
-            response = str(webhooks.fallback_response(webhooks.FALLBACK_HOTLINE))
+            response = str(webhooks.fallback_response(webhooks.FALLBACK_HOTLINE, None))
         if isinstance(response, str):
             return send_twiml(response, start_response)
         return response(environ, start_response)
@@ -76,7 +76,7 @@ class EntryWebhook:
                 response: Response | str = Forbidden().get_response(environ)
             else:
                 core.refresh_soon()  # a config edit is parsed off this request and swapped in whole
-                host = public or get_current_url(environ, host_only=True)
+                host = public or get_current_url(environ, root_only=True)
                 params = webhooks.call_params(form, query, PATH, host)
                 try:
                     call = core.call(params, now)

@@ -21,6 +21,7 @@ from ivr.flows.call import Call
 from ivr.keypad import CALL_SID
 from ivr.routing.regions import mask
 from ivr.runtime import Runtime
+from ivr.twiml_rules import e164
 from ivr.wallet.guard import end_budget, start_budget
 from ivr.web.metrics import Metrics
 from ivr.web.signature import SignatureCheck
@@ -30,6 +31,9 @@ log = logging.getLogger("ivr.web")
 # The default region's hotline, fixed here so the fallback needs neither config nor store.
 # tests/test_webhooks.py keeps it equal to the shipped config's default region.
 FALLBACK_HOTLINE = "+442079460001"
+# The fallback's caller ID when the number dialed is not valid E.164: a number of ours (the
+# default region's line), fixed here for the same reason; tests/test_twilio.py keeps it so.
+FALLBACK_CALLER_ID = "+18885550100"
 FALLBACK_APOLOGY = (
     (
         "en-US",
@@ -159,14 +163,14 @@ def current_call() -> Call:
 
 def _params() -> dict[str, str]:
     req = request._get_current_object()  # type: ignore[attr-defined]
-    base = current_app.config.get("PUBLIC_URL") or req.host_url
+    base = current_app.config.get("PUBLIC_URL") or req.url_root  # the app's own prefix included
     return call_params(req.form, req.query_string, req.path, base)
 
 
 def call_params(form: Mapping[str, str], query: bytes, path: str, base: str) -> dict[str, str]:
     """Twilio's form and our own query flags, as one flat mapping of short strings, with the
     request (`_request`, what a repeated webhook is known by) and the base URL Twilio calls
-    (`_base`, for the REST API)."""
+    (`_base`: every URL the TwiML and the REST calls carry starts with it)."""
     params = {k: v[:256] for k, v in form.items()}
     sent = query.decode("utf-8", "replace")
     if sent:
@@ -186,7 +190,16 @@ def greet(core: Runtime, metrics: Metrics, call: Call) -> tuple[str, dict[str, A
     # The greeting depends only on the region, language and hours: render it once a minute.
     status = call.status
     hint = flows.main.local_number(call)  # a caller who dialed another region's line hears theirs
-    key = ("answer", call.region.code, call.language, status.open, status.reason, status.next_open, hint)
+    key = (
+        "answer",
+        call.params.get("_base"),
+        call.region.code,
+        call.language,
+        status.open,
+        status.reason,
+        status.next_open,
+        hint,
+    )
     xml = core.memo(key, lambda: str(flows.answer(call)))
     extra = {"caller": mask(call.params.get("From")), "matched_by": route.matched_by, "open": status.open}
     return xml, extra
@@ -217,15 +230,17 @@ def call_status() -> Response:
 
 @bp.post("/voice/fallback")
 def fallback() -> Response:
-    return twiml(fallback_response(FALLBACK_HOTLINE))
+    return twiml(fallback_response(FALLBACK_HOTLINE, request.form.get("To")))
 
 
-def fallback_response(number: str) -> VoiceResponse:
-    """A fixed apology and a <Dial> to `number`: no config, no store."""
+def fallback_response(number: str, dialed: str | None = None) -> VoiceResponse:
+    """A fixed apology and a <Dial> to `number`: no config, no store. Its caller ID is the
+    number the caller dialed (ours) when it is valid E.164, else a fixed one of ours: the
+    caller's own ID may be withheld, and an invalid one gets the leg rejected (error 13214)."""
     response = VoiceResponse()
     for language, voice, words in FALLBACK_APOLOGY:
         response.say(words, language=language, voice=voice)
-    response.dial(number)
+    response.dial(number, caller_id=dialed if dialed and e164(dialed) else FALLBACK_CALLER_ID)
     return response
 
 
@@ -254,9 +269,9 @@ def apology(
         number = call.config.fraud_desk if call.theft or "lockdown" in path else call.region.hotline
         response = VoiceResponse()
         call.say(response, call.line("apology"))
-        response.dial(number)
+        response.dial(number, caller_id=call.caller_id)
     except Exception:
-        response = fallback_response(number)
+        response = fallback_response(number, params.get("To"))
     log.error(
         "webhook failed sid=%s from=%s path=%s error=%s",
         params.get("CallSid", "-")[:64],
