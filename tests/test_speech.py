@@ -181,7 +181,7 @@ def test_low_confidence_asks_before_acting(phone: Phone) -> None:
     uk = Phone(phone.client, caller=AMELIA, dialed=GB_LINE)
     uk.call()
     asked = uk.press("", SpeechResult="forgot my password", Confidence="0.31")
-    assert asked.text.startswith("Did you want recover your account?")
+    assert asked.text.startswith("Did you want to recover your account?")
     menu = uk.press("1")  # or the key
     assert "For a text with your username, press 1." in menu.text
 

@@ -303,3 +303,74 @@ def test_a_queue_wait_under_a_prefix(app_factory: Callable[..., Flask], clock: C
     assert enqueue.get("waitUrl", "").startswith(BASE + "/voice/step/queue-wait?")
     wait = hk.twiml(enqueue.get("waitUrl", ""), QueuePosition="2")
     assert wait.first("Gather").get("action", "").startswith(BASE + "/voice/menu/queue?")
+
+
+# 5. A hold moved by a REST redirect is answered so the caller goes on, whichever TwiML runs.
+
+
+def test_queue_result_redirected_sends_the_caller_on_not_to_a_hang_up(
+    app_factory: Callable[..., Flask], clock: Clock
+) -> None:
+    clock.set("2026-11-23T10:00:00+08:00")
+    hk = Phone(app_factory().test_client(), caller="+85291234567", dialed="+85230011234")
+    enqueue = hk.keys("0").first("Enqueue")
+    moved = hk.twiml(enqueue.get("action", ""), QueueResult="redirected", QueueTime="40")
+    assert not moved.all("Hangup") and moved.root.find("Redirect") is not None
+    assert moved.next_url is not None and moved.next_url.startswith("/voice/step/main?")
+    main = hk.follow()
+    assert main.gather_action.startswith("/voice/menu/main?")
+
+
+# 8. The server banner's form of the public URL is accepted.
+
+
+def test_twilio_setup_takes_the_voice_url_the_banner_prints() -> None:
+    from click.testing import CliRunner
+
+    from ivr.tools.cli import main
+
+    for given in ("https://abc.ngrok.app/voice", "https://abc.ngrok.app/", "https://abc.ngrok.app"):
+        out = CliRunner().invoke(main, ["twilio-setup", "--public-url", given]).output
+        assert "--voice-url https://abc.ngrok.app/voice --voice-method POST" in out, out
+        assert "/voice/voice" not in out and "--status-callback https://abc.ngrok.app/voice/status" in out
+
+
+# 9. Confirmations read as a fluent speaker would say them, for every option they can name.
+
+ENGLISH_VERBS = {"lock", "recover", "get", "use", "check", "cancel", "open", "leave", "hear", "speak", "go"}
+
+
+def spoken_names() -> set[str]:
+    """Every phrase name a confirmation can name: each menu's options and the shared words."""
+    from ivr.flows import GRAPH
+
+    return {o.target for m in GRAPH.menus.values() if m.speech == "options" for o in m.options} | {
+        "agent",
+        "repeat",
+        "main",
+    }
+
+
+@pytest.mark.parametrize("language", ["en-US", "en-GB", "zh-CN", "zh-HK"])
+def test_every_confirmation_names_its_option_in_a_whole_sentence(language: str) -> None:
+    catalogue = load_config(SHIPPED_CONFIG).prompts[language]
+    for name in sorted(spoken_names() & set(catalogue.phrases)):  # speech matches only these
+        label = catalogue.phrases[name][0]  # what ask_to_confirm names the option by
+        sentence = catalogue.text("speech_confirm", option=label)
+        if language.startswith("en"):
+            assert sentence.startswith(f"Did you want to {label}? "), sentence
+            assert label.split()[0] in ENGLISH_VERBS, f"{name}: {sentence}"
+        else:  # a verb phrase after 您是要 / 你係咪想, never a bare noun such as 应用打不开
+            assert label not in {"应用打不开", "App開唔到", "主菜单", "主選單", "交易服务", "交易服務"}, (
+                sentence
+            )
+
+
+def test_a_low_confidence_agent_asks_a_whole_question(
+    app_factory: Callable[..., Flask], clock: Clock
+) -> None:
+    clock.set("2026-11-23T12:00:00+00:00")
+    uk = Phone(app_factory().test_client(), caller="+447400123456", dialed="+442038089999")
+    uk.call()
+    asked = uk.press("", SpeechResult="agent", Confidence="0.3")
+    assert asked.text.startswith("Did you want to speak to an agent? Say yes or press 1.")

@@ -476,8 +476,15 @@ def queue_result(call: Call) -> VoiceResponse:
     if result == "bridged":
         return goodbye(call)
     end_hold(call)
-    if result in ("hangup", "redirected"):  # a redirect runs its own URL
+    if result == "hangup":
         return VoiceResponse()
+    if result == "redirected":
+        # The hold was moved by a REST redirect (https://www.twilio.com/docs/voice/twiml/enqueue
+        # #attributes-action): Twilio runs that URL, but should it run this answer instead, the
+        # caller still goes where the redirect takes them, never to an empty hang-up.
+        response = VoiceResponse()
+        response.redirect(str(call.state.get("hold_missed") or call.url("/voice/step/main")), method="POST")
+        return response
     if result == "leave" and call.state.get("leave_for") in ("callback", LOCKDOWN, "main"):
         return call.graph.steps[call.state["leave_for"]](call)
     if result == "queue-full":
