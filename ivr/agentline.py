@@ -25,12 +25,15 @@ log = logging.getLogger("ivr.agentline")
 class AgentLine:
     """Twilio's Calls API, when a REST `client` is configured."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, api: Any = None) -> None:
         self.client = client
+        self.api = api  # ivr.twilio_api.TwilioApi: its deadline, and whether the API is up
 
     @property
     def available(self) -> bool:
-        return self.client is not None
+        """A REST client, and an API that has not just missed a deadline (then the caller is
+        put through the way that needs no REST call at once)."""
+        return self.client is not None and (self.api is None or self.api.up)
 
     def ring(
         self, to: str, from_: str, url: str, fallback_url: str, status_callback: str, timeout: int
@@ -52,7 +55,7 @@ class AgentLine:
                 status_callback_method="POST",
                 timeout=timeout,
             )
-        except (TwilioException, OSError) as exc:
+        except (TwilioException, OSError, ValueError) as exc:  # ValueError: a reply that is not JSON
             log.warning("agent leg not placed to=%s error=%s", mask(to), type(exc).__name__)
             return None
         return str(placed.sid)
@@ -70,7 +73,7 @@ class AgentLine:
             return False
         try:
             self.client.calls(sid).update(**changes)
-        except (TwilioException, OSError) as exc:  # the call may have ended meanwhile
+        except (TwilioException, OSError, ValueError) as exc:  # the call may have ended meanwhile
             log.info("call not updated sid=%s error=%s", sid, type(exc).__name__)
             return False
         return True

@@ -745,3 +745,20 @@ def load_config(
         prompts=catalogues,
         speech=regions_file.speech,
     )
+
+
+def twilio_warnings(config: Config, texts_through_twilio: bool, sms_from: str | None) -> list[str]:
+    """What a Twilio deployment lacks, as `file:line: key: problem` (`ivr check` warns): a
+    region whose texts have no sender when they go through Twilio (errors 21606, 21661)."""
+    path = config.source / "regions.yaml"
+    _, lines = _compose(path)
+    found = []
+    for code, region in config.regions.items():
+        if texts_through_twilio and not region.sms_from and not sms_from:
+            found.append(
+                f"{path}:{lines.get(('regions', code), 1)}: regions.{code}.sms_from: texts go through "
+                "Twilio but this region has no SMS sender and IVR_SMS_FROM is unset: every text to its "
+                "callers fails (Twilio errors 21606, 21661); set an SMS-capable number, an alphanumeric "
+                "sender ID or a Messaging Service SID (MG...)"
+            )
+    return found

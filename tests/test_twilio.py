@@ -374,3 +374,60 @@ def test_a_low_confidence_agent_asks_a_whole_question(
     uk.call()
     asked = uk.press("", SpeechResult="agent", Confidence="0.3")
     assert asked.text.startswith("Did you want to speak to an agent? Say yes or press 1.")
+
+
+# 3. Texts have a sender Twilio accepts, per region; `ivr check` says when one is missing.
+
+
+def test_ivr_check_warns_of_regions_without_an_sms_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from ivr.tools.cli import main
+
+    monkeypatch.setenv("IVR_CONFIG_DIR", str(SHIPPED_CONFIG))
+    monkeypatch.delenv("IVR_SMS_FROM", raising=False)
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    assert "sms_from" not in CliRunner().invoke(main, ["check"]).output  # the outbox only: nothing to warn
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "5" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    result = CliRunner().invoke(main, ["check"])
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert result.exit_code == 0 and len(warnings) == 6
+    text = (SHIPPED_CONFIG / "regions.yaml").read_text().splitlines()
+    line = 1 + text.index("  hk:")
+    assert (
+        f"warning: {SHIPPED_CONFIG / 'regions.yaml'}:{line}: regions.hk.sms_from: texts go through Twilio"
+        in result.output
+    )
+    monkeypatch.setenv("IVR_SMS_FROM", "OKWallet")
+    assert "warning" not in CliRunner().invoke(main, ["check"]).output
+
+
+def test_a_regions_sms_sender_is_used_and_ivr_sms_from_is_the_fallback(
+    app_factory: Callable[..., Flask], config_dir: Path
+) -> None:
+    from tests.test_sms import ACCOUNT_SID, FakeTwilioHttp
+
+    regions = config_dir / "regions.yaml"
+    service = "MG" + "6" * 32
+    cn = '    numbers: ["+864001234567"]\n'
+    regions.write_text(regions.read_text().replace(cn, cn + f"    sms_from: {service}\n"))
+    http = FakeTwilioHttp()
+    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http, SMS_FROM="OKWallet")
+    hotline = app.extensions["ivr"]
+    Phone(app.test_client()).keys("3", "1")  # li.hua's phone is in cn
+    Phone(app.test_client(), caller="+447400123456", dialed="+442038089999", sid="CA2").keys("3", "1")
+    assert hotline.sms.drain(hotline.now())["sent"] == 2
+    senders = [
+        (r["data"]["To"], r["data"].get("MessagingServiceSid"), r["data"].get("From")) for r in http.requests
+    ]
+    assert senders == [("+8613800138000", service, None), ("+447400123456", None, "OKWallet")]
+
+
+def test_ivr_check_refuses_a_sender_twilio_rejects(config_dir: Path) -> None:
+    regions = config_dir / "regions.yaml"
+    cn = '    numbers: ["+864001234567"]\n'
+    regions.write_text(regions.read_text().replace(cn, cn + "    sms_from: OK-Wallet!\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert any("regions.cn.sms_from" in e and "not an SMS sender" in e for e in caught.value.errors)

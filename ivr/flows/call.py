@@ -121,7 +121,7 @@ class Call:
         number = home.numbers[0] if home.numbers else home.hotline
         body = self.line(prompt, language, number=number, **(values or {}))
         self.services.texts.send_to_account(
-            account, body, self.now, secrets=secrets, sender=self.params.get("To"), lifetime=lifetime
+            account, body, self.now, secrets=secrets, sender=home.sms_from, lifetime=lifetime
         )
 
     def text_caller(self, kind: str, prompt: str, **values: str) -> None:

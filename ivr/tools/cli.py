@@ -161,6 +161,13 @@ def check() -> None:
         for problem in shared:
             click.echo(problem, err=True)
         sys.exit(1)
+    from ivr.config import twilio_warnings
+
+    environment = settings()
+    for warning in twilio_warnings(
+        config, bool(environment.twilio_account_sid and environment.twilio_auth_token), environment.sms_from
+    ):
+        click.echo(f"warning: {warning}", err=True)
     click.echo("OK")
     click.echo(config.summary())
     click.echo(
@@ -226,6 +233,7 @@ def serve(host: str, port: int, dev: bool) -> None:
     # werkzeug's own request lines carry whole URLs (a callback number rides on one): the IVR's
     # JSON line per webhook says what a request line would, with numbers masked.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app.extensions["ivr"].sms.start(app.extensions["ivr"].now)  # texts to Twilio, off the webhooks
     click.echo(f"Serving the IVR on http://{host}:{port}/voice", err=True)
     run_simple(host, port, app, threaded=True)
 
@@ -282,7 +290,8 @@ def sms_list(limit: int, since: str | None, as_json: bool) -> None:
 
 @sms.command("retry")
 def sms_retry() -> None:
-    """Send again the failed texts whose next try has come (backoff 30 s, doubling; 5 tries)."""
+    """Send the queued texts, and again the failed ones whose next try has come (backoff 30 s,
+    doubling; 5 tries): the pass each server's sender thread makes."""
     from ivr.runtime import system_clock
 
     runtime = open_runtime()

@@ -121,6 +121,7 @@ def simulate(
         def send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
             path = url.removeprefix("http://localhost")
             response = client.post(path, data=form, headers=headers, base_url="http://localhost")
+            runtime.sms.drain(runtime.now())  # the server's sender thread, at once
             return response.status_code, response.get_data(as_text=True)
 
         runtime = app.extensions["ivr"]

@@ -22,6 +22,7 @@ _SETTING_KEYS = {
     "WALLET_TOKEN": "wallet_token",
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
     "SMS_FROM": "sms_from",
+    "TWILIO_API_URL": "twilio_api_url",
     "OPS_USER": "ops_user",
     "OPS_PASSWORD": "ops_password",
     "METRICS_TOKEN": "metrics_token",
