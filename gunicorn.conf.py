@@ -85,3 +85,4 @@ def post_worker_init(worker):
         # (a down store is fine: the calls connect when it returns).
         threading.Thread(target=hotline.warm_store, args=(threads,), daemon=True).start()
         hotline.keep_tidy()  # purge what is past keeping, a batch every ~10 minutes
+        hotline.sms.start(hotline.now)  # texts go to Twilio from here, never from a webhook

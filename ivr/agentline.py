@@ -25,18 +25,30 @@ log = logging.getLogger("ivr.agentline")
 class AgentLine:
     """Twilio's Calls API, when a REST `client` is configured."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, api: Any = None) -> None:
         self.client = client
+        self.api = api  # ivr.twilio_api.TwilioApi: its deadline, and whether the API is up
 
     @property
     def available(self) -> bool:
-        return self.client is not None
+        """A REST client, and an API that has not just missed a deadline (then the caller is
+        put through the way that needs no REST call at once)."""
+        return self.client is not None and (self.api is None or self.api.up)
 
     def ring(
-        self, to: str, from_: str, url: str, status_callback: str, timeout: int, **extra: str
+        self,
+        to: str,
+        from_: str,
+        url: str,
+        fallback_url: str,
+        status_callback: str,
+        timeout: int,
+        **extra: str,
     ) -> str | None:
-        """Place a call to `to` that runs `url` when answered; its Call SID, or None. `extra`:
-        more of the Calls API's parameters (the dialer's `machine_detection`)."""
+        """Place a call to `to` that runs `url` when answered (`fallback_url` when that fails:
+        https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource); its Call
+        SID, or None. `extra`: more of the Calls API's parameters (the dialer's
+        `machine_detection`)."""
         if self.client is None:
             return None
         try:
@@ -45,12 +57,14 @@ class AgentLine:
                 from_=from_,
                 url=url,
                 method="POST",
+                fallback_url=fallback_url,
+                fallback_method="POST",
                 status_callback=status_callback,
                 status_callback_method="POST",
                 timeout=timeout,
                 **extra,
             )
-        except (TwilioException, OSError) as exc:
+        except (TwilioException, OSError, ValueError) as exc:  # ValueError: a reply that is not JSON
             log.warning("agent leg not placed to=%s error=%s", mask(to), type(exc).__name__)
             return None
         return str(placed.sid)
@@ -68,7 +82,7 @@ class AgentLine:
             return False
         try:
             self.client.calls(sid).update(**changes)
-        except (TwilioException, OSError) as exc:  # the call may have ended meanwhile
+        except (TwilioException, OSError, ValueError) as exc:  # the call may have ended meanwhile
             log.info("call not updated sid=%s error=%s", sid, type(exc).__name__)
             return False
         return True

@@ -94,11 +94,15 @@ class Dialer:
         leg = "caller" if region.queue else "agent"
         ours = region.numbers[0] if region.numbers else region.hotline
         status_callback = step_url(self.public_url, "callback-status", case=reference, leg=leg)
+        # When a leg's own webhook fails, Twilio runs its FallbackUrl: the hold's, which names no
+        # caller here and so hangs the leg up; its status callback then ends the attempt.
+        fallback = step_url(self.public_url, "hold-fallback")
         if leg == "agent":
             sid = self.line.ring(
                 to=region.hotline,
                 from_=ours,
                 url=step_url(self.public_url, "callback-agent", case=reference),
+                fallback_url=fallback,
                 status_callback=status_callback,
                 timeout=region.ring_timeout,
             )
@@ -110,6 +114,7 @@ class Dialer:
                 to=number,
                 from_=ours,
                 url=step_url(self.public_url, "callback-answer", case=reference),
+                fallback_url=fallback,
                 status_callback=status_callback,
                 timeout=region.ring_timeout,
                 machine_detection="Enable",

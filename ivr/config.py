@@ -15,7 +15,8 @@ from datetime import date, datetime
 from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
@@ -93,6 +94,40 @@ def _weekday(value: str) -> int:
 
 
 E164 = Annotated[str, AfterValidator(_e164)]
+
+
+def _sms_sender(value: str) -> str:
+    """What Twilio sends a text from (errors 21606, 21661): an SMS-capable number, an
+    alphanumeric sender ID (1-11 letters, digits or spaces, one letter at least) or a
+    Messaging Service SID."""
+    from ivr.twiml_rules import sms_sender_ok
+
+    if not sms_sender_ok(value):
+        raise ValueError(
+            f"{value!r} is not an SMS sender: an E.164 number, an alphanumeric sender ID "
+            "(1-11 letters, digits, spaces) or a Messaging Service SID (MG and 32 hex digits)"
+        )
+    return value
+
+
+def _media_url(value: str) -> str:
+    """Audio Twilio can fetch: http(s), and not https on a dotted S3 bucket (Amazon's wildcard
+    certificate does not cover it: https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html)."""
+    from ivr.twiml_rules import check_document
+
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} must be an http:// or https:// URL")
+    problems = check_document(f"<Response><Play>{escape(value)}</Play></Response>", value)
+    if problems:
+        raise ValueError(f"{value!r}: {problems[0].detail}; use http:// or another host")
+    return value
+
+
+SmsSender = Annotated[str, AfterValidator(_sms_sender)]
+MediaUrl = Annotated[str, AfterValidator(_media_url)]
+# Twilio's documented hold music (its twimlet's classical set), over http: the https form of
+# this dotted bucket fails certificate checks.
+HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 Country = Annotated[str, AfterValidator(_country)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 
@@ -171,6 +206,9 @@ class Region(_Frozen):
     # This region's own wording of some prompts, by language (Singapore says 华语, not 普通话).
     prompts: dict[str, dict[str, str]] = {}
     task_workflow: str | None = None  # queue mode through TaskRouter: the agent sees the context
+    sms_from: SmsSender | None = None  # texts' sender; unset: IVR_SMS_FROM
+    caller_id: E164 | None = None  # a Twilio number of ours, shown when the caller's ID is not valid
+    music: MediaUrl = HOLD_MUSIC  # what a caller on hold or in the queue hears
 
     @property
     def zone(self) -> ZoneInfo:
@@ -186,8 +224,21 @@ def _reset_url(value: str) -> str:
 class SpeechSettings(_Frozen):
     """How speech is recognised and trusted."""
 
-    model: str = "default"  # Twilio's speechModel
+    model: str | None = None  # Twilio's speechModel; unset: Twilio chooses (and `auto` works)
+    # Seconds of silence that end speech, or `auto`; a set model needs seconds (warning 13335).
+    timeout: Literal["auto"] | Annotated[int, Field(ge=1, le=60)] = "auto"
     confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # below it, the caller is asked to confirm
+
+    @model_validator(mode="after")
+    def _timeout_with_model(self) -> SpeechSettings:
+        # https://www.twilio.com/docs/api/errors/13335: "Use a positive integer for
+        # speechTimeout whenever you set speechModel on <Gather>."
+        if self.model is not None and self.timeout == "auto":
+            raise ValueError(
+                f"model {self.model!r} needs timeout in seconds (e.g. timeout: 2): Twilio refuses "
+                "speechTimeout auto with a speechModel (warning 13335)"
+            )
+        return self
 
 
 class RegionsFile(_Frozen):
@@ -812,3 +863,20 @@ def load_config(
         prompts=catalogues,
         speech=regions_file.speech,
     )
+
+
+def twilio_warnings(config: Config, texts_through_twilio: bool, sms_from: str | None) -> list[str]:
+    """What a Twilio deployment lacks, as `file:line: key: problem` (`ivr check` warns): a
+    region whose texts have no sender when they go through Twilio (errors 21606, 21661)."""
+    path = config.source / "regions.yaml"
+    _, lines = _compose(path)
+    found = []
+    for code, region in config.regions.items():
+        if texts_through_twilio and not region.sms_from and not sms_from:
+            found.append(
+                f"{path}:{lines.get(('regions', code), 1)}: regions.{code}.sms_from: texts go through "
+                "Twilio but this region has no SMS sender and IVR_SMS_FROM is unset: every text to its "
+                "callers fails (Twilio errors 21606, 21661); set an SMS-capable number, an alphanumeric "
+                "sender ID or a Messaging Service SID (MG...)"
+            )
+    return found

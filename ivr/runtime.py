@@ -37,7 +37,11 @@ log = logging.getLogger("ivr")
 
 Clock = Callable[[], datetime]
 CONFIG_FILES = ("regions.yaml", "hours.yaml")
-TWILIO_API_SECONDS = 2.0  # connect and read, for each request to Twilio's REST API
+# One overall deadline on each request to Twilio's REST API (ivr.twilio_api): a webhook's
+# (the agents' leg, moving a call) keeps the caller's answer well inside Twilio's 15 s; the
+# outbox sender, off every webhook's path, may wait longer for a slow reply.
+WEBHOOK_API_SECONDS = 1.5
+SENDER_API_SECONDS = 10.0
 CLOSURE_TTL = 1.0  # seconds a server trusts its last read of the emergency closures
 
 
@@ -530,9 +534,9 @@ def build_runtime(
     """The runtime from settings: config, store, wallet back end and SMS sender, built once,
     each reporting to `observer` (a server's metrics). Tests hand in fakes (a wallet, Twilio's
     HTTP client, a clock) through the same root."""
-    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
+    from ivr.twilio_api import TwilioApi
     from ivr.wallet.demo import DemoWallet
     from ivr.wallet.guard import GuardedWallet
     from ivr.wallet.http import HttpWallet
@@ -547,21 +551,20 @@ def build_runtime(
         wallet = HttpWallet(settings.wallet_url, settings.wallet_token)
     if wallet is None:
         wallet = DemoWallet(store, clock)
-    client = None
+    calls = texts = None
+    api: TwilioApi | None = None
     if settings.twilio_account_sid and settings.twilio_auth_token:
-        # A bounded wait: texts and the agents' leg are sent from inside webhooks.
-        http = sms_http_client or TwilioHttpClient(timeout=TWILIO_API_SECONDS)
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
-        client.api.base_url = settings.twilio_api_url.rstrip("/")  # TWILIO_API_URL: calls, texts
+        sid, token, url = settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url
+        api = TwilioApi(url, WEBHOOK_API_SECONDS, sms_http_client)
+        calls = Client(sid, token, http_client=api)
+        texts = Client(sid, token, http_client=TwilioApi(url, SENDER_API_SECONDS, sms_http_client, rest=0))
     return Runtime(
         source,
         store,
         clock,
         wallet=GuardedWallet(wallet, on_call=observer.wallet_call if observer else None),
-        sms=SmsSender(
-            store, client, settings.sms_from, on_failure=observer.sms_failure if observer else None
-        ),
-        line=AgentLine(client),
+        sms=SmsSender(store, texts, settings.sms_from, on_failure=observer.sms_failure if observer else None),
+        line=AgentLine(calls, api),
         secret=settings.twilio_auth_token or "",
         background_journal=background_journal,
         observer=observer,

@@ -22,8 +22,8 @@ ENVIRONMENT = {
     "wallet_url": "IVR_WALLET_URL",
     "wallet_token": "IVR_WALLET_TOKEN",
     "twilio_account_sid": "TWILIO_ACCOUNT_SID",
-    "twilio_api_url": "TWILIO_API_URL",
     "sms_from": "IVR_SMS_FROM",
+    "twilio_api_url": "TWILIO_API_URL",
     "ops_user": "IVR_OPS_USER",
     "ops_password": "IVR_OPS_PASSWORD",
     "metrics_token": "IVR_METRICS_TOKEN",
@@ -50,8 +50,9 @@ class Settings(BaseModel):
     wallet_url: str | None = None  # None: the demo wallet
     wallet_token: str | None = None
     twilio_account_sid: str | None = None  # None: texts go to the outbox only
-    twilio_api_url: str = "https://api.twilio.com"  # Twilio's REST API, or a compatible one (a fake)
-    sms_from: str | None = None
+    sms_from: str | None = None  # the texts' sender where a region sets no `sms_from`
+    # Twilio's REST API (calls, texts, recordings): a local fake in tests and rehearsals.
+    twilio_api_url: str = "https://api.twilio.com"
     ops_user: str | None = None
     ops_password: str | None = None
     metrics_token: str | None = None

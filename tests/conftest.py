@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
+from ivr.twiml_rules import assert_document, context_key, links
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config"
@@ -124,6 +125,12 @@ class Twiml:
 
     root: ET.Element
     raw: str
+    base: str = BASE  # the URL every link is under (IVR_PUBLIC_URL): links are read without it
+
+    def short(self, url: str | None) -> str | None:
+        """`url` without the base it is under: `/voice/menu/main?...`, as tests compare it."""
+        prefix = self.base.rstrip("/")
+        return url[len(prefix) :] if url and url.startswith(prefix + "/") else url
 
     def all(self, tag: str) -> list[ET.Element]:
         return list(self.root.iter(tag))
@@ -149,11 +156,16 @@ class Twiml:
 
     @property
     def gather_action(self) -> str:
-        return self.first("Gather").get("action", "")
+        return self.short(self.first("Gather").get("action", "")) or ""
 
     @property
     def next_url(self) -> str | None:
         """Where Twilio goes next: the Gather action, else a Redirect, else a Dial action."""
+        return self.short(self.next_link)
+
+    @property
+    def next_link(self) -> str | None:
+        """`next_url` as the document has it."""
         for tag in ("Gather", "Redirect", "Dial", "Enqueue", "Record"):
             element = self.root.find(f".//{tag}")
             if element is None:
@@ -187,6 +199,7 @@ class Phone:
     history: list[Twiml] = field(default_factory=list)
     faults: bool = False  # the test breaks something on purpose: the apology may be heard
     sent: tuple[str, dict[str, str]] | None = None  # the last webhook: path and extra fields
+    contexts: dict[str, str] = field(default_factory=dict)  # URL -> "wait" / "whisper" (strict check)
 
     def __post_init__(self) -> None:
         self.sid = twilio_sid(self.sid)
@@ -210,7 +223,18 @@ class Phone:
         path, extra = self.sent
         return self.twiml(path, **extra)
 
+    def path_of(self, url: str) -> str:
+        """The path to post for `url` as Twilio resolves it (against the last document's URL);
+        it must lie under the phone's base URL, prefix included."""
+        here = self.sent[0] if self.sent else "/voice"
+        absolute = urljoin(urljoin(self.base + "/", here.lstrip("/")), url)
+        assert absolute.startswith(self.base + "/"), f"{url} resolves to {absolute}, outside {self.base}"
+        return absolute[len(self.base) :]
+
     def twiml(self, path: str, **extra: str) -> Twiml:
+        """Post a webhook; its answer is held to Twilio's documented rules (ivr.twiml_rules)."""
+        if "://" in path:
+            path = self.path_of(path)
         self.sent = (path, extra)
         response = self.post(path, **extra)
         assert response.status_code == 200, response.data
@@ -218,7 +242,12 @@ class Phone:
         body = response.get_data(as_text=True)
         if not (self.faults or FAULTS_EXPECTED[0]):
             assert internal_errors(self.client.application) == 0, f"the apology path ran: {body}"
-        self.last = Twiml(ET.fromstring(body), body)
+        url = urljoin(self.base + "/", path.lstrip("/"))
+        context = self.contexts.get(context_key(url), "call")
+        root = ET.fromstring(body)
+        assert_document(root, url, base=self.base, context=context)
+        self.contexts.update(links(root, url, context))
+        self.last = Twiml(root, body, self.base)
         self.history.append(self.last)
         return self.last
 
@@ -228,12 +257,12 @@ class Phone:
     def press(self, digits: str, **extra: str) -> Twiml:
         """Answer the current Gather (an empty string is silence)."""
         assert self.last is not None
-        return self.twiml(self.last.gather_action, Digits=digits, **extra)
+        return self.twiml(self.path_of(self.last.first("Gather").get("action", "")), Digits=digits, **extra)
 
     def follow(self, **extra: str) -> Twiml:
         """Follow a Redirect or an action without keys."""
-        assert self.last is not None and self.last.next_url
-        return self.twiml(self.last.next_url, **extra)
+        assert self.last is not None and self.last.next_link
+        return self.twiml(self.path_of(self.last.next_link), **extra)
 
     def keys(self, *presses: str) -> Twiml:
         self.call()

@@ -137,7 +137,7 @@ def test_spring_festival_0_2_records_a_voicemail_case(phone: Phone, hotline: Any
     record_twiml = phone.press("2")
     record = record_twiml.first("Record")
     assert record.get("maxLength") == "120" and record.get("finishOnKey") == "#"
-    assert record.get("recordingStatusCallback", "").startswith("/voice/step/recording")
+    assert record.get("recordingStatusCallback", "").startswith("http://localhost/voice/step/recording")
     assert "听到提示音后" in record_twiml.text
     thanks = phone.twiml(
         record.get("action", ""),
@@ -193,7 +193,7 @@ def test_hong_kong_0_enqueues_and_the_wait_url_speaks_and_offers_1(phone: Phone,
         "如果部手機唔見咗或者俾人偷咗，請按3即刻鎖定錢包。"
     )
     gather = wait.first("Gather")
-    assert gather.get("action", "").startswith("/voice/menu/queue?")  # the menu mechanism
+    assert gather.get("action", "").startswith("http://localhost/voice/menu/queue?")  # the menu mechanism
     assert gather.find("Play") is not None  # hold music, interruptible by 1
 
 

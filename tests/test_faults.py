@@ -147,19 +147,22 @@ def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
 
 def test_failed_texts_are_kept_and_retried_with_backoff(app_factory: Any, clock: Clock) -> None:
     http = FakeTwilioHttp(status=500)
-    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http)
+    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http, SMS_FROM="OKWallet")
     hotline = app.extensions["ivr"]
     Phone(app.test_client()).keys("3", "1")  # the lockdown text fails
     Phone(app.test_client(), caller="+447400123456", dialed="+442038089999", sid="CA2").keys("2")  # a code
+    assert [s["status"] for s in hotline.sms.outbox()] == ["queued", "queued"]  # no webhook sends
+    none = {"sent": 0, "failed": 0, "expired": 0, "unconfirmed": 0}
+    assert hotline.sms.drain(clock()) == {**none, "failed": 2}  # the sender's first pass
     assert [s["status"] for s in hotline.sms.outbox()] == ["failed", "failed"]
-    assert hotline.sms.retry_due(clock()) == {"sent": 0, "failed": 0, "expired": 0}  # not due yet
+    assert hotline.sms.retry_due(clock()) == none  # not due yet
     clock.set("2026-11-23T12:00:31+08:00")
-    assert hotline.sms.retry_due(clock()) == {"sent": 0, "failed": 2, "expired": 0}
+    assert hotline.sms.retry_due(clock()) == {**none, "failed": 2}
     http.status = 201
     clock.set("2026-11-23T12:01:00+08:00")
-    assert hotline.sms.retry_due(clock()) == {"sent": 0, "failed": 0, "expired": 0}  # backoff doubled
+    assert hotline.sms.retry_due(clock()) == none  # backoff doubled
     clock.set("2026-11-23T12:01:32+08:00")
-    assert hotline.sms.retry_due(clock()) == {"sent": 2, "failed": 0, "expired": 0}
+    assert hotline.sms.retry_due(clock()) == {**none, "sent": 2}
     outbox = hotline.sms.outbox()
     assert [s["status"] for s in outbox] == ["sent", "sent"]
     assert "[redacted]" in outbox[1]["body"]  # the code never sits in the outbox
@@ -169,12 +172,13 @@ def test_failed_texts_are_kept_and_retried_with_backoff(app_factory: Any, clock:
 
 def test_an_expired_code_text_is_not_retried(app_factory: Any, clock: Clock) -> None:
     http = FakeTwilioHttp(status=500)
-    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http)
+    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http, SMS_FROM="OKWallet")
     hotline = app.extensions["ivr"]
     Phone(app.test_client()).keys("2")
+    assert hotline.sms.drain(clock())["failed"] == 1
     clock.set("2026-11-23T12:06:00+08:00")
     http.status = 201
-    assert hotline.sms.retry_due(clock()) == {"sent": 0, "failed": 0, "expired": 1}
+    assert hotline.sms.retry_due(clock()) == {"sent": 0, "failed": 0, "expired": 1, "unconfirmed": 0}
     assert len(http.requests) == 1
 
 

@@ -52,7 +52,7 @@ def api() -> FakeCallsApi:
 @pytest.fixture
 def held_app(app_factory: Any, api: FakeCallsApi, clock: Clock) -> Flask:
     clock.set(OPEN_MONDAY)
-    return app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=api)
+    return app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=api, SMS_FROM="OKWallet")
 
 
 def uk_caller(app: Flask, label: str = "uk-caller") -> Phone:
@@ -180,7 +180,10 @@ def test_a_leg_for_no_waiting_caller_only_says_so(held_app: Flask, api: FakeCall
 
 def test_the_fraud_desk_is_still_dialed_after_a_lockdown(held_app: Flask, api: FakeCallsApi) -> None:
     answer = uk_caller(held_app, twilio_sid("theft")).keys("3", "1")
-    assert answer.dialed == ["+442079460001"] and api.requests[-1][0].endswith("Messages.json")
+    assert answer.dialed == ["+442079460001"]
+    assert not any(uri.endswith("Messages.json") for uri, *_ in api.requests)  # not from the webhook
+    hotline = held_app.extensions["ivr"]
+    assert hotline.sms.drain(hotline.now())["sent"] == 1 and api.requests[-1][0].endswith("Messages.json")
 
 
 def test_a_retried_0_rings_the_agents_once(held_app: Flask, api: FakeCallsApi) -> None:

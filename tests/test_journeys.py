@@ -21,7 +21,7 @@ def whisper_of(phone: Phone) -> Any:
     assert phone.last is not None
     number = phone.last.first("Number")
     url = number.get("url", "")
-    assert url.startswith("/voice/step/whisper?"), phone.last.raw
+    assert (phone.last.short(url) or "").startswith("/voice/step/whisper?"), phone.last.raw
     return phone.twiml(url)
 
 

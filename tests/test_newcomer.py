@@ -40,7 +40,7 @@ def test_call_url_with_a_wrong_token_names_voice_and_the_signature(
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", "not-" + TOKEN)
         out = invoke("call", "--from", "+447400123456", "--url", url, "--keys", "3", code=1).output
     assert out.strip().splitlines()[-1] == (
-        "Error: simulation stopped: POST /voice answered HTTP 403 (signature refused: check that "
+        f"Error: simulation stopped: POST {url}/voice answered HTTP 403 (signature refused: check that "
         "TWILIO_AUTH_TOKEN is the server's token, and that IVR_PUBLIC_URL on the server matches the URL "
         "given here)"
     )

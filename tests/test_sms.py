@@ -47,6 +47,9 @@ def test_texts_go_through_twilio_and_the_stored_copy_is_redacted(app_factory: An
     app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http, SMS_FROM="+15005550006")
     phone = Phone(app.test_client())
     phone.keys("2")
+    assert http.requests == []  # the webhook only queued it
+    hotline = app.extensions["ivr"]
+    assert hotline.sms.drain(hotline.now())["sent"] == 1
     [sent] = http.requests
     assert sent["method"] == "POST"
     assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
@@ -60,17 +63,21 @@ def test_texts_go_through_twilio_and_the_stored_copy_is_redacted(app_factory: An
 
 def test_reset_links_are_redacted_too(app_factory: Any) -> None:
     http = FakeTwilioHttp()
-    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http)
+    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=http, SMS_FROM="OKWallet")
     Phone(app.test_client(), caller="+447400123456", dialed="+442038089999").keys("1", "2")
+    app.extensions["ivr"].sms.drain(app.extensions["ivr"].now())
     assert "https://wallet.okwallet.example/reset?token=" in http.requests[0]["data"]["Body"]
-    assert http.requests[0]["data"]["From"] == "+442038089999"  # the number the caller dialed
+    assert http.requests[0]["data"]["From"] == "OKWallet"  # IVR_SMS_FROM: gb sets no sms_from
     [stored] = app.extensions["ivr"].sms.outbox()
     assert "token=" not in stored["body"] and "[redacted]" in stored["body"]
 
 
 def test_a_provider_error_keeps_the_message_as_failed_and_the_call_goes_on(app_factory: Any) -> None:
-    app = app_factory(TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=FakeTwilioHttp(status=400))
+    app = app_factory(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, SMS_HTTP_CLIENT=FakeTwilioHttp(status=400), SMS_FROM="OKWallet"
+    )
     answer = Phone(app.test_client()).keys("3", "1")
     assert answer.dialed == ["+442079460001"]
+    app.extensions["ivr"].sms.drain(app.extensions["ivr"].now())
     [stored] = app.extensions["ivr"].sms.outbox()
     assert stored["status"] == "failed" and stored["to"] == "+8613800138000"

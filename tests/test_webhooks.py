@@ -27,13 +27,13 @@ def test_beijing_weekday_noon_hears_mandarin_and_0_dials_the_cn_hotline(phone: P
     assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf speech"  # keys and speech
     assert gather.get("language") == "cmn-Hans-CN" and "被盗" in gather.get("hints", "")
     assert gather.get("actionOnEmptyResult") == "true"
-    assert gather.get("action", "").startswith("/voice/menu/main?lang=zh-CN")
+    assert gather.get("action", "").startswith("http://localhost/voice/menu/main?lang=zh-CN")
     # The lockdown option comes first, so a theft victim hears it soonest.
     assert answer.text.index("请按3") < answer.text.index("人工客服现在") < answer.text.index("请按1")
     agent = phone.press("0")
     assert agent.dialed == ["+864008200000"]
     dial = agent.first("Dial")
-    assert dial.get("action", "").startswith("/voice/step/dial-result")
+    assert dial.get("action", "").startswith("http://localhost/voice/step/dial-result")
     assert dial.get("callerId") == "+8613800138000"
     assert dial.get("timeout") == "25"
 
@@ -61,7 +61,7 @@ def test_hong_kong_caller_hears_cantonese_and_0_enqueues(phone: Phone, clock: Cl
     queued = phone.press("0")
     enqueue = queued.first("Enqueue")
     assert (enqueue.text or "").strip() == "hk-support"
-    assert enqueue.get("waitUrl", "").startswith("/voice/step/queue-wait")
+    assert enqueue.get("waitUrl", "").startswith("http://localhost/voice/step/queue-wait")
     assert queued.dialed == []
 
 

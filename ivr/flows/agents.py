@@ -26,7 +26,6 @@ from ivr.routing.promises import callback_promise
 from ivr.routing.regions import callback_allowed
 from ivr.services import CaseExists
 
-HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 VOICEMAIL_SECONDS = 120
 RECORDING_AFTER_END = timedelta(hours=1)  # a recording's callback comes once it is ready
 # Twilio may ring up to 5 s past a call's Timeout (the Call resource's "Timeout",
@@ -97,7 +96,7 @@ def agent(call: Call, lead: tuple[str, ...] = ()) -> VoiceResponse:
     if hold(call, response):
         return response
     dial = response.dial(
-        action=call.url("/voice/step/dial-result"), timeout=region.ring_timeout, caller_id=call.route.caller
+        action=call.url("/voice/step/dial-result"), timeout=region.ring_timeout, caller_id=call.caller_id
     )
     dial.number(region.hotline, url=whisper_url(call))
     return response
@@ -120,8 +119,9 @@ def hold(call: Call, response: VoiceResponse) -> bool:
         placed = line.ring(
             to=call.region.hotline,
             from_=dialed,
-            url=call.absolute(call.url("/voice/step/hold-answer", about=whisper_about(call), **for_caller)),
-            status_callback=call.absolute(call.url("/voice/step/hold-status", **for_caller)),
+            url=call.url("/voice/step/hold-answer", about=whisper_about(call), **for_caller),
+            fallback_url=call.url("/voice/step/hold-fallback", **for_caller),
+            status_callback=call.url("/voice/step/hold-status", **for_caller),
             timeout=call.region.ring_timeout,
         )
         return placed or ""
@@ -135,7 +135,7 @@ def hold(call: Call, response: VoiceResponse) -> bool:
         queued_at=call.now.isoformat(),
         hold_leg=leg,
         hold_region=call.region.code,
-        hold_missed=call.absolute(call.url("/voice/step/hold-missed")),
+        hold_missed=call.url("/voice/step/hold-missed"),
     )
     if not held:  # the caller hung up while the agents' leg was being placed
         call.services.line.hang_up(leg)
@@ -175,7 +175,19 @@ def hold_answer(call: Call) -> VoiceResponse:
     # Answered: the wait URL must not take the caller off hold while the agent hears the whisper.
     call.services.states.save(caller, {**held, "hold_answered": True}, call.now)
     response = whisper(call, region)
-    response.dial().queue(hold_queue(caller))
+    response.dial(caller_id=call.caller_id).queue(hold_queue(caller))
+    return response
+
+
+def hold_fallback(call: Call) -> VoiceResponse:
+    """The agents' leg's FallbackUrl, when its own TwiML failed: bridge the caller it names
+    without the whisper or the store (their queue's name is in the URL)."""
+    caller = call.params.get("for", "")
+    response = VoiceResponse()
+    if not CALL_SID.fullmatch(caller):
+        response.hangup()
+        return response
+    response.dial(caller_id=call.caller_id).queue(hold_queue(caller))
     return response
 
 
@@ -299,7 +311,7 @@ def fraud_desk(call: Call, *lines: str) -> VoiceResponse:
     dial = response.dial(
         action=call.url("/voice/step/dial-result"),
         timeout=call.region.ring_timeout,
-        caller_id=call.route.caller,
+        caller_id=call.caller_id,
     )
     dial.number(call.config.fraud_desk, url=whisper_url(call))
     return response
@@ -488,7 +500,7 @@ def queue_wait(call: Call) -> VoiceResponse:
             lines.append(call.line("queue_position", position=str(position)))
         if average is not None:
             lines.append(prompts.wait_time(call.catalogue(), average))
-    return present(call, QUEUE, lead=tuple(lines), play=HOLD_MUSIC)
+    return present(call, QUEUE, lead=tuple(lines), play=call.region.music)
 
 
 def _leave_queue_for(call: Call, where: str) -> VoiceResponse:
@@ -523,8 +535,15 @@ def queue_result(call: Call) -> VoiceResponse:
     if result == "bridged":
         return goodbye(call)
     end_hold(call)
-    if result in ("hangup", "redirected"):  # a redirect runs its own URL
+    if result == "hangup":
         return VoiceResponse()
+    if result == "redirected":
+        # The hold was moved by a REST redirect (https://www.twilio.com/docs/voice/twiml/enqueue
+        # #attributes-action): Twilio runs that URL, but should it run this answer instead, the
+        # caller still goes where the redirect takes them, never to an empty hang-up.
+        response = VoiceResponse()
+        response.redirect(str(call.state.get("hold_missed") or call.url("/voice/step/main")), method="POST")
+        return response
     if result == "leave" and call.state.get("leave_for") in ("callback", LOCKDOWN, "main", "hold-missed"):
         return call.graph.steps[call.state["leave_for"]](call)
     if result == "queue-full":
@@ -554,6 +573,7 @@ STEPS = {
     "queue-result": queue_result,
     "hold-answer": hold_answer,
     "hold-status": hold_status,
+    "hold-fallback": hold_fallback,
     "hold-missed": hold_missed,
     **CALLBACK_NUMBER.steps,
     **VOICEMAIL_NUMBER.steps,

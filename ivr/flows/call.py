@@ -18,7 +18,7 @@ from ivr.config import Catalogue, Config, Region, Voice
 from ivr.flows import prompts
 from ivr.keypad import count
 from ivr.routing.hours import Status
-from ivr.routing.regions import Route, route_call
+from ivr.routing.regions import Route, own_number, route_call
 from ivr.services import Services
 from ivr.wallet import Account, Wallet, WalletError
 
@@ -132,7 +132,7 @@ class Call:
         number = home.numbers[0] if home.numbers else home.hotline
         body = self.line(prompt, language, number=number, **(values or {}))
         self.services.texts.send_to_account(
-            account, body, self.now, secrets=secrets, sender=self.params.get("To"), lifetime=lifetime
+            account, body, self.now, secrets=secrets, sender=home.sms_from, lifetime=lifetime
         )
 
     def text_caller(self, kind: str, prompt: str, **values: str) -> None:
@@ -152,6 +152,13 @@ class Call:
     def account_phone(self) -> str | None:
         """The number that identifies the caller's account: one they typed, else the calling number."""
         return self.state.get("phone") or self.route.caller
+
+    @property
+    def caller_id(self) -> str:
+        """Every <Dial>'s callerId: the caller's number when valid E.164, else the region's own
+        number; a withheld or invalid ID passed through gets the leg rejected (error 13214,
+        https://www.twilio.com/docs/api/errors/13214)."""
+        return self.route.caller or own_number(self.config, self.region, self.params.get("To"))
 
     @property
     def theft(self) -> bool:
@@ -191,14 +198,13 @@ class Call:
         return count(self.params.get("n"), default=0) or 0
 
     def url(self, path: str, **query: Any) -> str:
-        """A relative action URL that keeps the call's language and carried flags."""
+        """An action URL that keeps the call's language and carried flags, on the base URL
+        Twilio calls (IVR_PUBLIC_URL, its path included): a root-relative `/voice/...` would
+        drop a prefix such as `https://host/ivr`, since Twilio resolves a relative URL against
+        the document's own URL (https://www.twilio.com/docs/voice/twiml/gather#action)."""
         values = {"lang": self.language, **self.carried, "n": str(self.sequence + 1)}
         values.update({k: str(v) for k, v in query.items() if v is not None})
-        return f"{path}?{urlencode(values)}"
-
-    def absolute(self, url: str) -> str:
-        """`url` (from `url`) as Twilio's REST API needs it: on the base URL Twilio calls."""
-        return self.params.get("_base", "") + url
+        return f"{self.params.get('_base', '')}{path}?{urlencode(values)}"
 
     def switch_language(self, language: str) -> None:
         """The caller chose `language`: every later prompt, text and the call's record use it."""

@@ -165,13 +165,27 @@ def listening(call: Call, menu: Menu, words: Iterable[str] | None = None) -> dic
         words = [phrase for name in names for phrase in catalogue.phrases.get(name, ())]
         if menu.speech == "digits":
             words = [*words, *(w for n in range(10) for w in catalogue.phrases.get(f"digit_{n}", ()))]
-    return {
+    speech = call.config.speech
+    heard: dict[str, object] = {
         "input": "dtmf speech",
         "language": call.voice().speech_language,
-        "hints": ", ".join(dict.fromkeys(words))[:MAX_HINTS],
-        "speech_timeout": "auto",
-        "speech_model": call.config.speech.model,
+        "hints": hints(words),
+        "speech_timeout": speech.timeout,
     }
+    if speech.model is not None:  # a model needs a timeout in seconds (config checks it: 13335)
+        heard["speech_model"] = speech.model
+    return heard
+
+
+def hints(words: Iterable[str]) -> str:
+    """<Gather hints>: each phrase once, as many whole phrases as Twilio takes (500 entries of
+    at most 100 characters, https://www.twilio.com/docs/voice/twiml/gather#hints)."""
+    kept = [word for word in dict.fromkeys(words) if len(word) <= 100][:500]
+    text = ", ".join(kept)
+    while len(text) > MAX_HINTS and kept:
+        kept.pop()
+        text = ", ".join(kept)
+    return text
 
 
 def speech_options(menu: Menu) -> dict[str, str]:

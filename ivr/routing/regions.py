@@ -48,6 +48,20 @@ class Route:
     caller: str | None  # the caller's E.164 number, when it is a real one
 
 
+def own_number(config: Config, region: Region, dialed: str | None) -> str:
+    """A Twilio number of ours for `region`, to show as the caller ID of a leg whose caller
+    sent none valid (error 13214): its configured `caller_id`, else the number dialed when it
+    is one of ours, else its first number, else the default region's."""
+    if region.caller_id:
+        return region.caller_id
+    if dialed and dialed in config.region_by_number:
+        return dialed
+    for candidate in (region, config.default, *config.regions.values()):
+        if candidate.caller_id or candidate.numbers:
+            return candidate.caller_id or candidate.numbers[0]
+    return config.fraud_desk  # a config with no number of ours at all: at least a valid E.164
+
+
 @dataclass(frozen=True)
 class CallerId:
     """A real caller number, parsed once: its country, E.164 form and the form logs may show."""

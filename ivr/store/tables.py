@@ -132,7 +132,7 @@ sms_outbox = Table(
     Column("id", Integer, primary_key=True),
     Column("to_number", String(20), nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # queued | sent | failed
+    Column("status", String(16), nullable=False),  # outbox | queued | sending | sent | failed | unconfirmed
     Column("attempts", Integer, nullable=False, default=0),
     Column("provider_sid", String(64)),
     Column("error", Text),
@@ -140,7 +140,7 @@ sms_outbox = Table(
     Column("next_try_at", UtcDateTime()),
     # A failed message keeps its full text here, for retries, until sent or expired.
     Column("pending_body", Text),
-    Column("sender", String(20)),
+    Column("sender", String(40)),  # a number, an alphanumeric ID or an MG... Messaging Service
     Column("expires_at", UtcDateTime()),
 )
 

@@ -18,17 +18,27 @@ def record(connection: Connection, **values: Any) -> None:
 
 
 def due_for_retry(connection: Connection, now: datetime) -> list[dict[str, Any]]:
-    """Failed texts whose next try has come."""
+    """Texts waiting to be sent (queued by a webhook, or failed) whose next try has come."""
     rows = connection.execute(
         select(sms_outbox)
         .where(
-            sms_outbox.c.status == "failed",
+            sms_outbox.c.status.in_(("queued", "failed")),
             sms_outbox.c.pending_body.is_not(None),
             sms_outbox.c.next_try_at <= now,
         )
         .order_by(sms_outbox.c.id)  # oldest first, every time
     ).mappings()
     return [dict(row) for row in rows]
+
+
+def claim(connection: Connection, text_id: int, status: str) -> bool:
+    """Take one text for sending, if no other sender (thread or server) took it first."""
+    taken = connection.execute(
+        update(sms_outbox)
+        .where(sms_outbox.c.id == text_id, sms_outbox.c.status == status)
+        .values(status="sending")
+    )
+    return taken.rowcount == 1
 
 
 def update_text(connection: Connection, text_id: int, **values: Any) -> None:

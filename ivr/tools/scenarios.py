@@ -132,6 +132,7 @@ def simulate(
                 "WALLET_URL": None,
                 "TWILIO_ACCOUNT_SID": LocalTwilio.ACCOUNT if twilio else None,
                 "SMS_HTTP_CLIENT": twilio,
+                "SMS_FROM": "OKWallet" if twilio else None,  # a sender Twilio takes (twiml_rules)
                 "CLOCK": (lambda: instant[0]) if at else system_clock,
             }
         )
@@ -140,6 +141,7 @@ def simulate(
         def send(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
             path = url.removeprefix("http://localhost")
             response = client.post(path, data=form, headers=headers, base_url="http://localhost")
+            runtime.sms.drain(runtime.now())  # the server's sender thread, at once
             return response.status_code, response.get_data(as_text=True)
 
         runtime = app.extensions["ivr"]

@@ -22,6 +22,8 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
+from ivr.twiml_rules import check_document, check_rest_request
+
 # (path or URL, form) -> (status code, body)
 Transport = Callable[[str, dict[str, str]], tuple[int, str]]
 # What the caller types at a <Gather>: the prompt heard so far -> keys, or None to hang up.
@@ -83,9 +85,11 @@ class LocalTwilio(HttpClient):  # type: ignore[misc]
         self.fail_redirects = fail_redirects  # rehearse Twilio failing "move this call" (a 500)
         self.placed: list[dict[str, Any]] = []
         self.updates: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.violations: list[str] = []  # requests Twilio's pages would refuse (twiml_rules)
 
     def request(self, method: str, uri: str, params: Any = None, data: Any = None, **_: Any) -> Response:
         fields, path = dict(data or {}), urlsplit(uri).path
+        self.violations.extend(map(str, check_rest_request(path, fields)))
         if path.endswith("/Calls.json"):
             sid = "CA" + secrets.token_hex(16)
             self.placed.append({**fields, "Sid": sid})
@@ -157,35 +161,57 @@ class Simulator:
     on_step: Callable[[dict[str, Any]], None] | None = None
     probe: Probe | None = None
     twilio: LocalTwilio | None = None  # Twilio's REST API, when the app was given it
+    base_url: str = ""  # where the IVR is (IVR_PUBLIC_URL): every link must be under it
+    # (default: the signed transport's base URL, else http://localhost)
     transcript: Transcript = field(default_factory=Transcript)
+    _here: str | None = None  # the URL of the document being run: links resolve against it
     _requests: int = 0
     _silent: int = 0
     _texts_seen: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            self.base_url = getattr(self.transport, "base_url", "http://localhost")
 
     def run(self) -> Transcript:
         """Place the call, follow it to its end, then send the status callback. The first
         failure is the one reported: the status callback after it is best effort."""
         try:
-            self._follow(self._post("/voice", {}), in_queue=False)
+            self._follow(self._post(self._own("/voice"), {}), in_queue=False)
             if not self.transcript.ended:
                 self.transcript.ended = "completed"
         except SimulationError:
             self._end_quietly()
             raise
         seconds = str(sum(1 for s in self.transcript.steps if s["verb"] == "Say") * 3)
-        self._post("/voice/status", {"CallStatus": "completed", "CallDuration": seconds}, parse=False)
+        self._post(
+            self._own("/voice/status"), {"CallStatus": "completed", "CallDuration": seconds}, parse=False
+        )
         return self.transcript
 
     def _end_quietly(self) -> None:
         with contextlib.suppress(SimulationError):
-            self._post("/voice/status", {"CallStatus": "failed"}, parse=False)
+            self._post(self._own("/voice/status"), {"CallStatus": "failed"}, parse=False)
+
+    def _own(self, path: str) -> str:
+        """A URL the number itself is configured with: `path` on the IVR's base URL."""
+        return self.base_url.rstrip("/") + path
 
     # --- requests ----------------------------------------------------------------------------
 
     def _post(
-        self, url: str, extra: dict[str, str], parse: bool = True, as_call: dict[str, str] | None = None
+        self,
+        url: str,
+        extra: dict[str, str],
+        parse: bool = True,
+        as_call: dict[str, str] | None = None,
+        context: str = "call",
     ) -> ET.Element:
-        """POST a webhook of this call (or of the call `as_call` names: the agents' leg)."""
+        """POST a webhook of this call (or of the call `as_call` names: the agents' leg) to `url`
+        resolved as Twilio does (against the document that named it), and hold the answer to
+        Twilio's documented rules (`ivr.twiml_rules`) for its `context`: "call", "wait" (an
+        <Enqueue waitUrl>) or "whisper" (a <Number url>)."""
+        url = urljoin(self._here or self._own("/voice"), url)
         self._requests += 1
         if self._requests > MAX_REQUESTS:
             raise SimulationError(f"more than {MAX_REQUESTS} webhooks in one call: the flow is stuck")
@@ -210,6 +236,12 @@ class Simulator:
             raise SimulationError(f"POST {url} answered invalid TwiML: {exc}") from None
         if root.tag != "Response":
             raise SimulationError(f"POST {url} answered <{root.tag}>, not <Response>")
+        broken = check_document(root, url, base=self.base_url, context=context)
+        if broken:
+            raise SimulationError(f"POST {url} answered TwiML Twilio refuses: " + "; ".join(map(str, broken)))
+        if self.twilio is not None and self.twilio.violations:
+            raise SimulationError("a REST request Twilio refuses: " + "; ".join(self.twilio.violations))
+        self._here = url
         self._new_texts()
         return root
 
@@ -278,7 +310,7 @@ class Simulator:
             self._silent += 1
             if self._silent > MAX_SILENT_REQUESTS:
                 raise SimulationError(f"{MAX_SILENT_REQUESTS} redirects without a key press: a loop")
-            return self._post(text, {})
+            return self._post(text, {}, context="wait" if in_queue else "call")
         elif tag == "Dial":
             return self._dial(verb)
         elif tag == "Enqueue":
@@ -311,7 +343,7 @@ class Simulator:
         keys = keys.strip()
         spoken = SPEECH_ENTRY.fullmatch(keys)
         if spoken:
-            return self._speak(verb, spoken.group("text").strip(), spoken.group("confidence"))
+            return self._speak(verb, spoken.group("text").strip(), spoken.group("confidence"), in_queue)
         if keys == "@code":
             if self.probe is None:
                 raise SimulationError("@code works in-process only (the texts are in the scratch store)")
@@ -336,9 +368,11 @@ class Simulator:
         self._silent = 0 if keys else self._silent + 1
         if self._silent > MAX_SILENT_REQUESTS:
             raise SimulationError(f"{MAX_SILENT_REQUESTS} silent prompts in a row: a loop")
-        return self._post(action, {"Digits": keys})
+        return self._post(action, {"Digits": keys}, context="wait" if in_queue else "call")
 
-    def _speak(self, verb: ET.Element, text: str, confidence: str | None) -> ET.Element | str | None:
+    def _speak(
+        self, verb: ET.Element, text: str, confidence: str | None, in_queue: bool
+    ) -> ET.Element | str | None:
         """The caller speaks at a <Gather>: Twilio posts SpeechResult when it listens for speech,
         and nothing of it when the menu takes keys only (a PIN, a code)."""
         action = verb.get("action")
@@ -354,10 +388,14 @@ class Simulator:
             self._record(step)
             if verb.get("actionOnEmptyResult") != "true":
                 return None
-            return self._post(action, {"Digits": ""})
+            return self._post(action, {"Digits": ""}, context="wait" if in_queue else "call")
         self._record(step)
         before = len(self.probe.journey()) if self.probe is not None else 0
-        answer = self._post(action, {"SpeechResult": text, "Confidence": step["confidence"]})
+        answer = self._post(
+            action,
+            {"SpeechResult": text, "Confidence": step["confidence"]},
+            context="wait" if in_queue else "call",
+        )
         asked = answer.find(".//Gather")
         confirm = (
             parse_qs(urlsplit(asked.get("action", "")).query).get("confirm") if asked is not None else None
@@ -386,6 +424,8 @@ class Simulator:
                 "timeout": verb.get("timeout"),
             }
         )
+        if self.dial_status == "completed":
+            self._whisper(verb)
         action = verb.get("action")
         if not action:
             self.transcript.ended = "dialed"
@@ -398,8 +438,25 @@ class Simulator:
             },
         )
 
+    def _whisper(self, dial: ET.Element) -> None:
+        """The answered number's `<Number url>`: what the agent hears before being connected."""
+        here = self._here
+        for number in dial.iter("Number"):
+            if not number.get("url"):
+                continue
+            leg = {
+                "CallSid": "CA" + secrets.token_hex(16),
+                "ParentCallSid": self.call_sid,
+                "To": (number.text or "").strip(),
+                "Direction": "outbound-dial",
+            }
+            answer = self._post(number.get("url", ""), {}, as_call=leg, context="whisper")
+            whisper = " ".join((say.text or "").strip() for say in answer.iter("Say"))
+            self._record({"verb": "Whisper", "text": f"the agent hears: {whisper}"})
+            self._here = here  # the caller's document goes on
+
     def _enqueue(self, verb: ET.Element) -> ET.Element | str | None:
-        queue = (verb.text or "").strip()
+        queue, here = (verb.text or "").strip(), self._here
         self.transcript.queues.append(queue)
         self._record({"verb": "Enqueue", "queue": queue})
         result = self.queue_result
@@ -415,17 +472,22 @@ class Simulator:
                     "CurrentQueueSize": "2",
                     "QueueSid": "QU" + "0" * 32,
                 },
+                context="wait",
             )
             if self._follow(wait, in_queue=True) == "leave":
                 result = "leave"
+        self._here = here  # what follows resolves against the document that queued the caller
         if result != "leave" and self.twilio is not None:
             moved = self._agents_leg()
+            self._here = here
             if moved == "bridged":
                 result = "bridged"
             elif moved == "" and wait_url:  # no redirect came: the music ends, the wait URL again
                 self._silent = 0
                 wait = self._post(
-                    wait_url, {"QueuePosition": "1", "QueueTime": "120", "QueueSid": "QU" + "0" * 32}
+                    wait_url,
+                    {"QueuePosition": "1", "QueueTime": "120", "QueueSid": "QU" + "0" * 32},
+                    context="wait",
                 )
                 if self._follow(wait, in_queue=True) == "leave":
                     result = "leave"
@@ -496,18 +558,26 @@ class Simulator:
         return self._post(action, {"RecordingUrl": url, "RecordingDuration": seconds, "Digits": "#"})
 
 
+@dataclass(frozen=True)
+class SignedTransport:
+    """Sign each request for `base_url` as Twilio does, then hand it to `send(url, form, headers)`."""
+
+    base_url: str
+    token: str
+    send: Callable[[str, dict[str, str], dict[str, str]], tuple[int, str]]
+
+    def __call__(self, url: str, form: dict[str, str]) -> tuple[int, str]:
+        base = self.base_url.rstrip("/") + "/"
+        absolute = urljoin(base, url.lstrip("/")) if not urlsplit(url).scheme else url
+        signature = RequestValidator(self.token).compute_signature(absolute, form)
+        return self.send(absolute, form, {"X-Twilio-Signature": signature})
+
+
 def signed_transport(
     base_url: str, token: str, send: Callable[[str, dict[str, str], dict[str, str]], tuple[int, str]]
 ) -> Transport:
-    """Sign each request for `base_url` as Twilio does, then hand it to `send(url, form, headers)`."""
-    validator = RequestValidator(token)
-
-    def transport(url: str, form: dict[str, str]) -> tuple[int, str]:
-        absolute = urljoin(base_url.rstrip("/") + "/", url.lstrip("/")) if not urlsplit(url).scheme else url
-        signature = validator.compute_signature(absolute, form)
-        return send(absolute, form, {"X-Twilio-Signature": signature})
-
-    return transport
+    """A transport signing for `base_url`; the simulator takes that URL as the IVR's base."""
+    return SignedTransport(base_url, token, send)
 
 
 def _describe(step: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from werkzeug.wsgi import get_current_url, get_input_stream
 from ivr.keypad import CALL_SID
 from ivr.routing.regions import mask
 from ivr.services import CallOver
+from ivr.twiml_rules import e164
 from ivr.wallet.guard import end_budget, start_budget
 from ivr.web.signature import SignatureCheck
 
@@ -49,6 +50,9 @@ MAX_BODY_BYTES = 64 * 1024
 # The default region's hotline, fixed here so the fallback needs neither config nor store.
 # tests/test_webhooks.py keeps it equal to the shipped config's default region.
 FALLBACK_HOTLINE = "+442079460001"
+# The fallback's caller ID when the number dialed is not valid E.164: a number of ours (the
+# default region's line), fixed here for the same reason; tests/test_twilio.py keeps it so.
+FALLBACK_CALLER_ID = "+18885550100"
 FALLBACK_APOLOGY = (
     (
         "en-US",
@@ -147,7 +151,7 @@ def _pipeline(
             now = core.now()
             core.refresh_soon()  # a config edit is parsed off this request and swapped in whole
             query = environ.get("QUERY_STRING", "").encode("latin-1")
-            host = hooks.public or get_current_url(environ, host_only=True)
+            host = hooks.public or get_current_url(environ, root_only=True)  # the app's own prefix included
             params = call_params(form, query, path, host)
             try:
                 answer = handler(Turn(core, params, now, args))
@@ -285,12 +289,14 @@ def observe_webhook(
     )
 
 
-def fallback_response(number: str) -> VoiceResponse:
-    """A fixed apology and a <Dial> to `number`: no config, no store."""
+def fallback_response(number: str, dialed: str | None = None) -> VoiceResponse:
+    """A fixed apology and a <Dial> to `number`: no config, no store. Its caller ID is the
+    number the caller dialed (ours) when it is valid E.164, else a fixed one of ours: the
+    caller's own ID may be withheld, and an invalid one gets the leg rejected (error 13214)."""
     response = VoiceResponse()
     for language, voice, words in FALLBACK_APOLOGY:
         response.say(words, language=language, voice=voice)
-    response.dial(number)
+    response.dial(number, caller_id=dialed if dialed and e164(dialed) else FALLBACK_CALLER_ID)
     return response
 
 
@@ -309,9 +315,9 @@ def apology(
         number = call.config.fraud_desk if call.theft or "lockdown" in path else call.region.hotline
         response = VoiceResponse()
         call.say(response, call.line("apology"))
-        response.dial(number)
+        response.dial(number, caller_id=call.caller_id)
     except Exception:
-        response = fallback_response(number)
+        response = fallback_response(number, params.get("To"))
     log.error(
         "webhook failed sid=%s from=%s path=%s error=%s",
         params.get("CallSid", "-")[:64],

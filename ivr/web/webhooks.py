@@ -47,7 +47,16 @@ def greet(core: Runtime, metrics: Metrics, call: Call) -> tuple[str, dict[str, A
     # The greeting depends only on the region, language and hours: render it once a minute.
     status = call.status
     hint = flows.main.local_number(call)  # a caller who dialed another region's line hears theirs
-    key = ("answer", call.region.code, call.language, status.open, status.reason, status.next_open, hint)
+    key = (
+        "answer",
+        call.params.get("_base"),
+        call.region.code,
+        call.language,
+        status.open,
+        status.reason,
+        status.next_open,
+        hint,
+    )
     xml = core.memo(key, lambda: str(flows.answer(call)))
     extra = {"caller": mask(call.params.get("From")), "matched_by": route.matched_by, "open": status.open}
     return xml, extra
@@ -86,9 +95,9 @@ def call_status(turn: Turn) -> Answer:
     return Answer(str(VoiceResponse()))
 
 
-def fallback(_turn: Turn) -> Answer:
+def fallback(turn: Turn) -> Answer:
     """The number's Voice Fallback URL: a fixed apology and a <Dial>, needing no config or store."""
-    return Answer(str(fallback_response(FALLBACK_HOTLINE)))
+    return Answer(str(fallback_response(FALLBACK_HOTLINE, turn.params.get("To"))))
 
 
 # Every Twilio webhook: its URL rule and handler, each served by `ivr.web.pipeline`.
