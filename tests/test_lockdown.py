@@ -45,16 +45,28 @@ def test_the_lockdown_is_stored_before_the_caller_hears_of_it(
 ) -> None:
     from ivr.flows import lockdown
 
-    seen: list[tuple[bool, int]] = []
+    seen: list[tuple[bool, str, int]] = []
     original = lockdown.fraud_desk
 
     def spy(call: Any, *lines: str) -> Any:
-        seen.append((hotline.wallet.get_account("A-1001").locked, len(stored_cases(hotline))))
+        held = hotline.wallet.get_transaction("70010002").status
+        seen.append((hotline.wallet.get_account("A-1001").locked, held, len(stored_cases(hotline))))
         return original(call, *lines)
 
     monkeypatch.setattr(lockdown, "fraud_desk", spy)
     phone.keys("3", "1")
-    assert seen == [(True, 1)]
+    assert seen == [(True, "held", 1)]
+
+
+def test_3_1_holds_the_pending_transfer_so_it_cannot_go_through(phone: Phone, hotline: Any) -> None:
+    """A-1002's 0.05 BTC was pending when the victim called: after 3,1 it is held, and the
+    back end's settlement no longer completes it."""
+    phone.caller, phone.dialed = "+447400123456", "+442038089999"
+    phone.keys("3", "1")
+    assert hotline.wallet.get_account("A-1002").locked is True
+    assert hotline.wallet.get_transaction("70020001").status == "held"
+    assert hotline.wallet.wallet.complete("70020001") is False
+    assert hotline.wallet.get_transaction("70020001").status == "held"
 
 
 def test_replayed_lockdown_webhook_has_one_effect(phone: Phone, hotline: Any) -> None:

@@ -16,6 +16,7 @@ from babel.dates import format_datetime
 
 from ivr.config import Catalogue
 from ivr.routing.regions import national_groups
+from ivr.wallet import STATUSES
 
 # Prompts the flows say by name (menu prompts and option prompts come from the menus' data).
 FIXED_PROMPTS = frozenset(
@@ -70,10 +71,7 @@ FIXED_PROMPTS = frozenset(
         "code_not_received",
         "sms_code",
         "txn_not_found",
-        "txn_pending",
-        "txn_completed",
-        "txn_failed",
-        "txn_cancelled",
+        *(f"txn_{status}" for status in STATUSES),  # each status, said as it is
         "cancel_done",
         "cancel_too_late",
         "dispute_opened",

@@ -19,7 +19,7 @@ from ivr.flows.main import anything_else
 from ivr.flows.menu import Menu, Option, present, retry
 from ivr.keypad import digits_only
 from ivr.services import CODE_LIFETIME
-from ivr.wallet import NotCancellable, Transaction, WalletError
+from ivr.wallet import CANCELLABLE, NotCancellable, Transaction, WalletError
 
 log = logging.getLogger("ivr.flows")
 
@@ -148,13 +148,13 @@ def reference_entered(call: Call) -> VoiceResponse:
     if transaction is None:
         return present(call, NOT_FOUND, lead=(call.line("txn_not_found"),))
     call.remember(txn_reference=reference)
-    menu = PENDING if transaction.status == "pending" else SETTLED
+    menu = PENDING if transaction.status in CANCELLABLE else SETTLED
     return present(call, menu, lead=(_describe(call, transaction),))
 
 
 @once("txn.cancel")
 def cancel(call: Call) -> VoiceResponse:
-    """Cancel through the wallet, which re-checks that the transaction is still pending."""
+    """Cancel through the wallet, which re-checks that the transaction is still pending or held."""
     reference = call.state.get("txn_reference", "")
     try:
         transaction = _own_transaction(call, reference) if call.state.get("verified") else None
