@@ -34,7 +34,11 @@ def test_3_1_locks_the_callers_wallet_stores_texts_and_dials_the_fraud_desk(
     )
     assert case["priority"] is True
     assert spoken_reference(answer.text) == case["reference"]
-    assert "绑定该号码的钱包现已冻结，资金无法转出" in answer.text
+    assert answer.text.startswith(
+        "好的，如果有钱包绑定这个来电号码，它现在已经冻结，钱转不出去，处理中的转账也暂停了。"
+    )
+    assert "重新登录后请尽快修改密码；如果损失较大，请向警方报案。" in answer.text
+    assert "如果您的钱包绑定的是其他号码，请现在按2冻结它。" in answer.text
     [sms] = hotline.sms.outbox()
     assert sms["to"] == "+8613800138000" and case["reference"] in sms["body"]
     assert "修改密码" in sms["body"] and "报案" in sms["body"]
@@ -48,10 +52,10 @@ def test_the_lockdown_is_stored_before_the_caller_hears_of_it(
     seen: list[tuple[bool, str, int]] = []
     original = lockdown.fraud_desk
 
-    def spy(call: Any, *lines: str) -> Any:
+    def spy(call: Any, *lines: str, **options: Any) -> Any:
         held = hotline.wallet.get_transaction("70010002").status
         seen.append((hotline.wallet.get_account("A-1001").locked, held, len(stored_cases(hotline))))
-        return original(call, *lines)
+        return original(call, *lines, **options)
 
     monkeypatch.setattr(lockdown, "fraud_desk", spy)
     phone.keys("3", "1")
@@ -199,7 +203,7 @@ def test_wallet_down_still_gives_a_case_and_the_fraud_desk(app_factory: Any) -> 
     phone = Phone(app.test_client())
     answer = phone.keys("3", "1")
     assert answer.dialed == [FRAUD_DESK]
-    assert "系统暂时无法自动锁定" in answer.text
+    assert "系统暂时无法自动冻结" in answer.text
     [case] = stored_cases(app.extensions["ivr"])
     assert case["status"] == "lock_failed"
 
@@ -219,7 +223,7 @@ def test_a_pin_the_wallet_could_not_check_does_not_count(app_factory: Any) -> No
     phone = Phone(app.test_client(), caller="+8613900139000")
     phone.keys("3", "2", "447400123456")
     answer = phone.press("1357")
-    assert answer.dialed == [FRAUD_DESK] and "系统暂时无法自动锁定" in answer.text
+    assert answer.dialed == [FRAUD_DESK] and "系统暂时无法自动冻结" in answer.text
     assert [c["status"] for c in stored_cases(hotline)] == ["lock_failed"]
     with hotline.store.begin() as connection:
         assert limits.used(connection, "wrong_pin", "A-1002", hotline.now()) == 0

@@ -22,6 +22,7 @@ from ivr.flows.graph import StoredTwiml, once
 from ivr.flows.identify import number_entry
 from ivr.flows.menu import Menu, Option, present
 from ivr.keypad import CALL_SID, count
+from ivr.routing.hours import earliest_callback
 from ivr.routing.regions import callback_allowed
 
 HOLD_MUSIC = "https://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
@@ -280,14 +281,27 @@ def dial_result(call: Call) -> VoiceResponse:
     return no_agent(call, (call.line(DIAL_OUTCOMES.get(status, "agents_failed")),))
 
 
-def fraud_desk(call: Call, *lines: str) -> VoiceResponse:
+FRAUD_DESK_RESULT = "lockdown.desk-result"  # where the fraud desk's <Dial> ends (ivr.flows.lockdown)
+KEY_PAUSE = 2  # seconds after the words in which a key still counts, before the desk rings
+
+
+def fraud_desk(call: Call, *lines: str, keys_to: str | None = None) -> VoiceResponse:
     """Say `lines`, then put the caller through to the 24/7 fraud desk, marked as a theft call;
-    the desk hears what happened first (the lockdown's reference), so it can act at once."""
+    the desk hears what happened first (the lockdown's reference), so it can act at once.
+
+    `keys_to`: the words are said inside a one-key <Gather> posting there, so a key pressed
+    while they play acts; with no key Twilio goes on to the <Dial> (a <Gather> without
+    actionOnEmptyResult runs the next verb on silence: twilio.com/docs/voice/twiml/gather)."""
     call.carried["theft"] = "1"
     response = VoiceResponse()
-    call.say(response, *lines, call.line("to_fraud_desk"))
+    words = (*lines, call.line("to_fraud_desk"))
+    if keys_to:
+        gather = response.gather(action=keys_to, input="dtmf", num_digits=1, timeout=KEY_PAUSE)
+        call.say(gather, *words)
+    else:
+        call.say(response, *words)
     dial = response.dial(
-        action=call.url("/voice/step/dial-result"),
+        action=call.url(f"/voice/step/{FRAUD_DESK_RESULT}"),
         timeout=call.region.ring_timeout,
         caller_id=call.route.caller,
     )
@@ -333,7 +347,18 @@ def book_callback(call: Call, number: str) -> VoiceResponse:
     except IntegrityError:
         key = "callback_exists"
     call.outcome("callback")
-    return hang_up(call, call.line(key, last4=prompts.digits(call.language, number[-4:])))
+    last4 = prompts.digits(call.language, number[-4:])
+    if key == "callback_booked" and call.theft:  # stored with theft priority: say so, and when
+        return hang_up(call, priority_callback_promise(call, last4))
+    return hang_up(call, call.line(key, last4=last4))
+
+
+def priority_callback_promise(call: Call, last4: str) -> str:
+    """When a theft callback comes: the dialer calls in the region's agent hours, theft first."""
+    at = earliest_callback(call.status, call.now)
+    if at is None or at <= call.now:
+        return call.line("callback_priority_soon", last4=last4)
+    return call.line("callback_priority_later", last4=last4, when=call.when(at))
 
 
 # --- voicemail -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Transactions (`2`): a one-time code by text, then a reference: status, cancel, dispute.
 
 A reference on another account sounds exactly like one that does not exist. A locked
-wallet still gets this menu: cancelling a thief's pending transfer is the point.
+wallet's phone gets no code (it may be in a thief's hands): the lock has already held its
+pending transfers, and every caller hears that `0` at the code reaches the 24/7 fraud desk.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ivr.flows.agents import backend_down
 from ivr.flows.call import Call
 from ivr.flows.graph import once
 from ivr.flows.identify import number_entry
+from ivr.flows.lockdown import FRAUD_DESK
 from ivr.flows.main import anything_else
 from ivr.flows.menu import Menu, Option, present, retry
 from ivr.keypad import digits_only
@@ -27,6 +29,8 @@ CODE = Menu(
     name="txn.code",
     intro=("enter_code",),
     retry_intro=("enter_code_again",),  # not "when it arrives": it has
+    options=(Option("0", FRAUD_DESK, "code_locked"),),  # said to every caller, locked or not
+    agent=False,  # `0` is the fraud desk here, day and night
     entry="txn.code-entered",
     on_misses="txn.code-again",
     silence_prompt="code_not_heard",
@@ -96,9 +100,11 @@ def send_code(call: Call) -> VoiceResponse:
     except WalletError:
         return backend_down(call)
     call.remember(txn_account=account.account if account else None, verified=False, topic="transactions")
-    if call.claim_text("code_sent", account, phone) and account is not None:
+    if call.claim_text("code_sent", account, phone) and account is not None and not account.locked:
         code = call.services.codes.issue_code(account.account, call.sid, call.now)
-        call.text_account(account, "sms_code", {"code": code}, secrets=(code,), lifetime=CODE_LIFETIME)
+        call.text_account(
+            account, "sms_code", {"code": code}, secrets=(code,), lifetime=CODE_LIFETIME, opens_wallet=True
+        )
     return present(call, CODE, lead=(call.line("code_intro"),))
 
 

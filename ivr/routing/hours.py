@@ -172,6 +172,13 @@ def _next_opening(
     return None
 
 
+def earliest_callback(status: Status, booked_at: datetime) -> datetime | None:
+    """When a callback booked at `booked_at` can first be dialed: callbacks are dialed in the
+    region's agent hours (theft first), so at once when open, else at the next opening; None
+    when no opening is known (an emergency closure without an end)."""
+    return booked_at if status.open else status.next_open
+
+
 def week_table(schedule: WeeklyHours, start: date, days: int) -> list[Day]:
     """Day-by-day hours for ops (`ivr hours`, the ops page)."""
     return [day_hours(schedule, start + timedelta(days=n)) for n in range(days)]

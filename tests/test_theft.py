@@ -1,0 +1,273 @@
+"""A theft victim is safe when the call ends, and is told only what is true (issue 26).
+
+Every journey goes over HTTP as Twilio drives it and asserts what the wallet, the store and
+the outbox hold afterwards, and the words heard, in Mandarin, Cantonese and English.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from ivr.routing.hours import Status, earliest_callback
+from tests.conftest import Clock, Phone, Twiml, stored_cases
+
+FRAUD_DESK = "+442079460001"
+CN_LINE, HK_LINE, GB_LINE, US_LINE = "+864001234567", "+85230011234", "+442038089999", "+18005550100"
+LI_HUA, AMELIA, SAM = "+8613800138000", "+447400123456", "+14155550123"
+NOBODY_CN, NOBODY_GB, NOBODY_HK = "+8613900139000", "+447911123456", "+85291234567"
+DIGITS = re.compile(r"\d")
+
+
+def same_words(one: Twiml, other: Twiml) -> bool:
+    """The same sentences, whatever the digits (each call's reference differs)."""
+    return DIGITS.sub("#", one.text) == DIGITS.sub("#", other.text)
+
+
+def desk_answers(phone: Phone, status: str) -> Twiml:
+    """Twilio ending the fraud desk's <Dial> with `status` (DialCallStatus)."""
+    assert phone.last is not None
+    return phone.twiml(phone.last.first("Dial").get("action", ""), DialCallStatus=status)
+
+
+# 1. The lock holds pending transfers (the wallet side is in test_wallet_contract.py).
+
+
+def test_after_3_1_the_pending_transfer_is_held_and_the_caller_hears_it(phone: Phone, hotline: Any) -> None:
+    phone.caller, phone.dialed = AMELIA, GB_LINE
+    answer = phone.keys("3", "1")
+    assert hotline.wallet.get_transaction("70020001").status == "held"
+    assert "it's now locked: no money can leave it, and any pending transfer is on hold." in answer.text
+
+
+# 3. The words after 3,1 are true with or without a wallet, and offer the other-number path.
+
+
+@pytest.mark.parametrize(
+    ("caller", "unknown", "dialed", "offer"),
+    [
+        (LI_HUA, NOBODY_CN, CN_LINE, "如果您的钱包绑定的是其他号码，请现在按2冻结它。"),
+        (
+            AMELIA,
+            NOBODY_GB,
+            GB_LINE,
+            "If your wallet is registered to a different number, press 2 now to lock it.",
+        ),
+    ],
+)
+def test_3_1_sounds_the_same_without_a_wallet_and_offers_2_for_another(
+    phone: Phone, hotline: Any, caller: str, unknown: str, dialed: str, offer: str
+) -> None:
+    registered = Phone(phone.client, caller=caller, dialed=dialed, sid="CA-OWN").keys("3", "1")
+    nobody = Phone(phone.client, caller=unknown, dialed=dialed, sid="CA-NONE").keys("3", "1")
+    assert same_words(registered, nobody) and offer in registered.text
+    for answer in (registered, nobody):  # one key while the words play; silence goes on to the desk
+        gather = answer.first("Gather")
+        assert (gather.get("numDigits"), gather.get("input")) == ("1", "dtmf")
+        assert gather.get("actionOnEmptyResult") is None
+        assert answer.dialed == [FRAUD_DESK]
+        assert [child.tag for child in answer.root] == ["Gather", "Dial"]
+    assert [(c["account"], c["status"]) for c in stored_cases(hotline)][-1] == (None, "no_wallet")
+
+
+def test_hk_3_1_without_a_wallet_is_true_in_cantonese(phone: Phone, hotline: Any) -> None:
+    answer = Phone(phone.client, caller=NOBODY_HK, dialed=HK_LINE).keys("3", "1")
+    assert answer.text.startswith("好，如果有錢包用呢個來電號碼登記，而家已經鎖定咗")
+    assert "如果你個錢包係用其他號碼登記，請即刻按2鎖定佢。" in answer.text
+    assert "登記咗呢個號碼" not in answer.text
+
+
+def test_2_after_the_lock_words_locks_the_wallet_of_another_number(phone: Phone, hotline: Any) -> None:
+    """A work phone with no wallet: 3,1 locks nothing; 2 then the victim's number and PIN does."""
+    phone.caller = NOBODY_CN
+    phone.keys("3", "1")
+    asked = phone.press("2")
+    assert "请输入钱包绑定的手机号" in asked.text
+    phone.press("447400123456")
+    locked = phone.press("1357")
+    assert hotline.wallet.get_account("A-1002").locked is True
+    assert hotline.wallet.get_transaction("70020001").status == "held"
+    assert locked.text.startswith("好的，绑定这个号码的钱包已经冻结")
+    assert locked.dialed == [FRAUD_DESK]
+    assert [(c["account"], c["status"]) for c in stored_cases(hotline)] == [
+        (None, "no_wallet"),
+        ("A-1002", "locked"),
+    ]
+    [sms] = hotline.sms.outbox()
+    assert sms["to"] == AMELIA
+
+
+def test_another_key_or_silence_after_the_lock_words_goes_to_the_fraud_desk(phone: Phone) -> None:
+    phone.keys("3", "1")
+    assert phone.press("5").dialed == [FRAUD_DESK]
+
+
+# 5. Next steps are said, not only texted to the stolen phone.
+
+
+@pytest.mark.parametrize(
+    ("caller", "dialed", "steps"),
+    [
+        (LI_HUA, CN_LINE, "重新登录后请尽快修改密码；如果损失较大，请向警方报案。"),
+        (NOBODY_HK, HK_LINE, "重新登入之後請盡快改密碼；如果損失好大，請報警。"),
+        (SAM, US_LINE, "Once you're back in, change your password. If you've lost a large amount, report it"),
+    ],
+)
+def test_the_next_steps_are_said_after_the_lock(phone: Phone, caller: str, dialed: str, steps: str) -> None:
+    answer = Phone(phone.client, caller=caller, dialed=dialed).keys("3", "1")
+    assert steps in answer.text
+
+
+# 2. While a wallet is locked, nothing that opens it goes to its phone.
+
+
+@pytest.mark.parametrize("key", ["1", "2"])  # username, reset link
+def test_a_second_call_from_the_locked_number_gets_no_username_or_link(
+    phone: Phone, hotline: Any, key: str
+) -> None:
+    before = Phone(phone.client, caller=AMELIA, dialed=GB_LINE, sid="CA-BEFORE").keys("1", key)
+    assert len(hotline.sms.outbox()) == 1  # unlocked: the text goes
+    Phone(phone.client, caller=AMELIA, dialed=GB_LINE, sid="CA-LOCK").keys("3", "1")
+    again = Phone(phone.client, caller=AMELIA, dialed=GB_LINE, sid="CA-AGAIN").keys("1", key)
+    nobody = Phone(phone.client, caller=NOBODY_GB, dialed=GB_LINE, sid="CA-NOBODY").keys("1", key)
+    outbox = hotline.sms.outbox()
+    assert len(outbox) == 2 and "locked" in outbox[1]["body"]  # the lockdown text, nothing after
+    assert "reset" not in outbox[1]["body"]
+    assert again.text == nobody.text == before.text
+    assert "its wallet isn't locked" in again.text
+
+
+def test_recovery_tells_every_caller_how_a_locked_wallet_is_recovered(phone: Phone) -> None:
+    menu = Phone(phone.client, caller=AMELIA, dialed=GB_LINE).keys("1")
+    said = (
+        "If your wallet is locked, we text nothing to its phone; to get back in, press 4 for our fraud team"
+    )
+    assert said in menu.text
+    nobody = Phone(phone.client, caller=NOBODY_GB, dialed=GB_LINE, sid="CA-N").keys("1")
+    assert nobody.text == menu.text
+    assert Phone(phone.client, caller=AMELIA, dialed=GB_LINE, sid="CA-4").keys("1", "4").dialed == [
+        FRAUD_DESK
+    ]
+
+
+def test_recovery_by_typed_number_in_cantonese_sends_nothing_to_a_locked_wallet(
+    phone: Phone, hotline: Any
+) -> None:
+    hotline.wallet.lock("A-1001", "theft")
+    hk = Phone(phone.client, caller=NOBODY_HK, dialed=HK_LINE)
+    menu = hk.keys("1")
+    assert "錢包鎖定期間，我哋唔會傳任何短訊去登記嘅手機；想解除鎖定、取回戶口，請按4" in menu.text
+    hk.press("3")
+    hk.press("8613800138000")
+    done = hk.press("2")
+    assert "如果呢個號碼已經登記，而且錢包冇鎖定，我哋啱啱傳咗短訊過去" in done.text
+    assert hotline.sms.outbox() == []
+
+
+def test_a_locked_wallet_gets_no_code_in_mandarin_and_the_words_match(phone: Phone, hotline: Any) -> None:
+    phone.keys("3", "1")
+    victim = Phone(phone.client, caller=LI_HUA, sid="CA-CODE")
+    again = victim.keys("2")
+    nobody = Phone(phone.client, caller=NOBODY_CN, sid="CA-NOCODE").keys("2")
+    assert again.text == nobody.text
+    assert "如果钱包已冻结，我们不会发送验证码；请按0转接二十四小时反诈骗团队。" in again.text
+    assert len(hotline.sms.outbox()) == 1  # the lockdown text only
+    assert victim.press("0").dialed == [FRAUD_DESK]
+
+
+# 4. The fraud desk not answering: the lock stays, a priority callback, and when it comes.
+
+
+@pytest.mark.parametrize("status", ["busy", "no-answer", "failed"])
+def test_a_missed_fraud_desk_says_the_lock_stays_and_books_a_priority_callback(
+    phone: Phone, hotline: Any, clock: Clock, status: str
+) -> None:
+    clock.set("2026-11-23T12:00:00+00:00")  # Monday noon in London: agents open
+    phone.caller, phone.dialed = AMELIA, GB_LINE
+    phone.keys("3", "1")
+    missed = desk_answers(phone, status)
+    assert missed.text.startswith(
+        "Sorry, our fraud team couldn't answer just now. "
+        "Any wallet registered to that number stays locked, with its pending transfers on hold. "
+        "To be called back first, ahead of other callers, press 1."
+    )
+    assert "all our agents are busy" not in missed.text and "press 3 to lock" not in missed.text
+    assert hotline.wallet.get_account("A-1002").locked is True
+    booked = phone.press("1")
+    [callback] = stored_cases(hotline, "callback")
+    assert (callback["priority"], callback["callback_number"], callback["region"]) == (True, AMELIA, "gb")
+    assert (
+        "An agent will call you first, ahead of other callers, on the number ending 3 4 5 6, "
+        "as soon as one is free." in booked.text
+    )
+    assert booked.all("Hangup")
+
+
+def test_london_at_4_am_the_priority_callback_says_when_agents_are_back(phone: Phone) -> None:
+    phone.caller, phone.dialed = AMELIA, GB_LINE  # the fixed clock: Monday 04:00 in London
+    phone.keys("3", "1")
+    desk_answers(phone, "busy")
+    booked = phone.press("1")
+    said = "Our agents are back this morning at 8, and you'll be the first they call, on the number ending 3"
+    assert said in booked.text
+
+
+def test_at_night_the_priority_callback_says_when_agents_are_back(
+    phone: Phone, hotline: Any, clock: Clock
+) -> None:
+    clock.set("2026-11-23T03:00:00+08:00")  # Monday 3 AM in Beijing: agents from 9 AM
+    phone.keys("3", "1")
+    missed = desk_answers(phone, "no-answer")
+    assert "抱歉，反诈骗团队暂时无法接听。如果有钱包绑定这个号码，它会保持冻结" in missed.text
+    assert "需要我们优先给您回电，请按1。" in missed.text
+    booked = phone.press("1")
+    assert "人工客服将于今天早上9点恢复服务，届时会最先回电到尾号8 0 0 0的号码。" in booked.text
+    [callback] = stored_cases(hotline, "callback")
+    assert callback["priority"] is True
+
+
+def test_a_missed_desk_sounds_the_same_with_or_without_a_wallet(phone: Phone) -> None:
+    registered = Phone(phone.client, caller=LI_HUA, sid="CA-R")
+    registered.keys("3", "1")
+    nobody = Phone(phone.client, caller=NOBODY_CN, sid="CA-U")
+    nobody.keys("3", "1")
+    assert same_words(desk_answers(registered, "busy"), desk_answers(nobody, "busy"))
+
+
+def test_a_missed_desk_after_a_failed_lock_does_not_say_locked(app_factory: Any) -> None:
+    from tests.test_wallet_contract import BrokenWallet
+
+    app = app_factory(WALLET=BrokenWallet())
+    phone = Phone(app.test_client())
+    phone.keys("3", "1")
+    missed = desk_answers(phone, "no-answer")
+    assert "反诈骗团队暂时无法接听" in missed.text and "冻结" not in missed.text.split("。")[1]
+    assert "需要我们优先给您回电，请按1" in missed.text
+
+
+def test_the_fraud_desk_answering_ends_the_call(phone: Phone) -> None:
+    phone.keys("3", "1")
+    done = desk_answers(phone, "completed")
+    assert done.all("Hangup") and "再见" in done.text
+
+
+@pytest.mark.parametrize(
+    ("status", "booked", "expected"),
+    [
+        (Status(True, "open", "", None), "2026-11-23T12:00:00+08:00", "2026-11-23T12:00:00+08:00"),
+        (
+            Status(False, "outside_hours", "", datetime.fromisoformat("2026-11-23T09:00:00+08:00")),
+            "2026-11-23T03:00:00+08:00",
+            "2026-11-23T09:00:00+08:00",
+        ),
+        (Status(False, "emergency", "flood", None), "2026-11-23T03:00:00+08:00", None),
+    ],
+)
+def test_earliest_callback_is_now_when_open_else_the_next_opening(
+    status: Status, booked: str, expected: str | None
+) -> None:
+    at = earliest_callback(status, datetime.fromisoformat(booked))
+    assert at == (datetime.fromisoformat(expected) if expected else None)
