@@ -271,3 +271,73 @@ def test_earliest_callback_is_now_when_open_else_the_next_opening(
 ) -> None:
     at = earliest_callback(status, datetime.fromisoformat(booked))
     assert at == (datetime.fromisoformat(expected) if expected else None)
+
+
+# 6. After the code, the latest transactions: no reference needed from the app.
+
+
+def texted_code(hotline: Any) -> str:
+    body = hotline.sms.outbox()[-1]["body"]
+    match = re.search(r"验证码是(\d{6})|驗證碼係(\d{6})|code is (\d{6})", body)
+    assert match, body
+    return next(group for group in match.groups() if group)
+
+
+def test_after_the_code_the_latest_three_are_read_newest_first_and_1_picks(
+    phone: Phone, hotline: Any
+) -> None:
+    asked = phone.keys("2")
+    assert "U S D T" not in asked.text and "7 0 0 1" not in asked.text  # nothing before the code
+    listed = phone.press(texted_code(hotline))
+    assert (
+        "您最近的交易，从最新的说起：第1笔，120 U S D T，处理中，今天上午11点40分。"
+        "第2笔，80 U S D T，没有成功，11月22日星期日"
+    ) in listed.text
+    assert "第3笔，500 U S D T，已完成" in listed.text
+    assert "想了解其中一笔，请按它的序号，再按井号键" in listed.text
+    assert listed.first("Gather").get("finishOnKey") == "#"
+    picked = phone.press("1")
+    assert "交易7 0 0 1，0 0 0 2，金额120 U S D T，目前还在处理中" in picked.text
+    phone.press("1")
+    assert hotline.wallet.get_transaction("70010002").status == "cancelled"
+
+
+def test_the_list_says_held_after_a_lock_and_a_reference_still_works(phone: Phone, hotline: Any) -> None:
+    phone.caller, phone.dialed = SAM, US_LINE
+    phone.keys("2")
+    listed = phone.press(texted_code(hotline))
+    assert "Here are your latest transactions, newest first. Number 1: 250 U S D C, completed," in listed.text
+    assert (
+        "press its number, then pound. For another, enter its transaction reference, then pound."
+        in listed.text
+    )
+    assert "Number 2" not in listed.text
+    assert "isn't one of the options" in phone.press("2").text  # only one was read out
+    found = phone.press("70030001")
+    assert "Transaction 7 0 0 3, 0 0 0 1, for 250 U S D C, has been completed." in found.text
+
+
+def test_cantonese_hears_the_latest_transactions(phone: Phone, hotline: Any) -> None:
+    hk = Phone(phone.client, caller="anonymous", dialed=HK_LINE)  # withheld: the number is typed
+    hk.keys("2", "8613800138000")
+    listed = hk.press(texted_code(hotline))
+    assert "你最近嘅交易，由最新嗰單講起：第1單，120 U S D T，處理緊" in listed.text
+    assert "想了解其中一單，請按佢嘅序號，再按井字" in listed.text
+
+
+def test_a_held_transfer_is_listed_as_on_hold(phone: Phone, hotline: Any) -> None:
+    phone.keys("2")
+    code = texted_code(hotline)
+    hotline.wallet.lock("A-1001", "theft")  # locked by another call after the code was sent
+    listed = phone.press(code)
+    assert "第1笔，120 U S D T，因冻结已暂停" in listed.text
+    picked = phone.press("1")
+    assert "因钱包已冻结而暂停，不会转出" in picked.text
+
+
+def test_the_reference_prompt_says_where_to_find_it(phone: Phone, hotline: Any) -> None:
+    phone.keys("2")
+    phone.press(texted_code(hotline))
+    phone.press("3")  # the failed one
+    another = phone.press("3")
+    assert "请输入交易编号，输完请按井号键。交易编号可以在应用的“交易记录”里找到。" in another.text

@@ -78,6 +78,11 @@ FIXED_PROMPTS = frozenset(
         "sms_code",
         "txn_not_found",
         *(f"txn_{status}" for status in STATUSES),  # each status, said as it is
+        *(f"status_{status}" for status in STATUSES),  # and in a list of the latest
+        "txn_latest_intro",
+        "txn_latest_item",
+        "txn_latest_item_undated",
+        "txn_none_recent",
         "cancel_done",
         "cancel_too_late",
         "dispute_opened",
