@@ -153,10 +153,12 @@ class Twiml:
 
     @property
     def next_url(self) -> str | None:
-        """Where Twilio goes next: the Gather action, else a Redirect, else a Dial action."""
+        """Where Twilio goes next: the Gather action, else a Redirect, else a Dial action. A
+        <Gather> that goes on to the next verb on silence (no actionOnEmptyResult) is skipped:
+        following without keys is that silence."""
         for tag in ("Gather", "Redirect", "Dial", "Enqueue", "Record"):
             element = self.root.find(f".//{tag}")
-            if element is None:
+            if element is None or (tag == "Gather" and element.get("actionOnEmptyResult") != "true"):
                 continue
             if tag == "Redirect":
                 return (element.text or "").strip()

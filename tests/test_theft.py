@@ -341,3 +341,59 @@ def test_the_reference_prompt_says_where_to_find_it(phone: Phone, hotline: Any) 
     phone.press("3")  # the failed one
     another = phone.press("3")
     assert "请输入交易编号，输完请按井号键。交易编号可以在应用的“交易记录”里找到。" in another.text
+
+
+# 7. Codes, 2-step verification and fake sites, from the main menu.
+
+
+@pytest.mark.parametrize(
+    ("caller", "dialed", "offer", "never", "fake", "no_code"),
+    [
+        (
+            LI_HUA,
+            CN_LINE,
+            "验证码、两步验证或可疑网站的问题，请按5。",
+            "OK钱包绝不会通过电话、短信或邮件向您索要密码或验证码。",
+            "如果您在假冒网站上输入过账户信息，请马上冻结钱包，重新登录后再修改密码。",
+            "钱包冻结期间，我们不会发送验证码。",
+        ),
+        (
+            NOBODY_HK,
+            HK_LINE,
+            "驗證碼、兩步驗證或者可疑網站嘅問題，請按5。",
+            "OK錢包絕對唔會用電話、短訊或者電郵問你攞密碼或者驗證碼。",
+            "如果你喺假網站輸入過戶口資料，請即刻鎖定錢包，重新登入之後再改密碼。",
+            "錢包鎖定期間，我哋唔會傳驗證碼。",
+        ),
+        (
+            SAM,
+            US_LINE,
+            "For help with codes, 2-step verification or a suspicious website, press 5.",
+            "OK Wallet will never ask for your password or a code, by phone, text or e-mail.",
+            "If you entered your details on a fake website, lock your wallet now, then change your password",
+            "If a code doesn't arrive, check that your phone has signal",
+        ),
+    ],
+)
+def test_5_serves_codes_2fa_and_fake_sites_and_1_locks(
+    phone: Phone, hotline: Any, caller: str, dialed: str, offer: str, never: str, fake: str, no_code: str
+) -> None:
+    caller_phone = Phone(phone.client, caller=caller, dialed=dialed)
+    greeting = caller_phone.call()
+    assert offer in greeting.text
+    advice = caller_phone.press("5")
+    assert never in advice.text and fake in advice.text and no_code in advice.text
+    lockdown = caller_phone.press("1")
+    assert lockdown.gather_action.startswith("/voice/menu/lockdown")
+    assert stored_cases(hotline) == []  # nothing locked until the caller chooses
+
+
+def test_one_utterance_reaches_the_security_advice(phone: Phone) -> None:
+    phone.caller, phone.dialed = AMELIA, GB_LINE
+    phone.call()
+    heard = phone.press("", SpeechResult="I entered my password on a fake site", Confidence="0.9")
+    assert "OK Wallet will never ask for your password or a code" in heard.text
+    mandarin = Phone(phone.client, caller=LI_HUA, sid="CA-SAY")
+    mandarin.call()
+    said = mandarin.press("", SpeechResult="收不到验证码", Confidence="0.9")
+    assert "如果收不到验证码，请确认手机信号正常" in said.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.config import Config
-from ivr.flows import agents, lockdown, main, recovery, selfhelp, transactions
+from ivr.flows import agents, lockdown, main, recovery, security, selfhelp, transactions
 from ivr.flows.call import Call
 from ivr.flows.graph import Graph, GraphError
 from ivr.flows.menu import Menu
@@ -17,7 +17,7 @@ from ivr.flows.menu import choose as choose
 from ivr.flows.prompts import FIXED_PROMPTS
 from ivr.flows.speech import DIGIT_WORDS, SHARED, normalise
 
-FLOWS = (main, lockdown, recovery, transactions, selfhelp, agents)
+FLOWS = (main, lockdown, recovery, transactions, selfhelp, security, agents)
 GRAPH = Graph.build(FLOWS)
 # Every prompt name a catalogue must have: checked when the config is loaded.
 PROMPT_KEYS = FIXED_PROMPTS | GRAPH.prompt_keys()
