@@ -34,9 +34,7 @@ def test_3_1_locks_the_callers_wallet_stores_texts_and_dials_the_fraud_desk(
     )
     assert case["priority"] is True
     assert spoken_reference(answer.text) == case["reference"]
-    assert answer.text.startswith(
-        "好的，如果有钱包绑定这个来电号码，它现在已经冻结，钱转不出去，处理中的转账也暂停了。"
-    )
+    assert answer.text.startswith("好的，这个号码名下的钱包都已冻结，钱转不出去，处理中的转账也暂停了。")
     assert "重新登录后请尽快修改密码；如果损失较大，请向警方报案。" in answer.text
     assert "如果您的钱包绑定的是其他号码，请现在按2冻结它。" in answer.text
     [sms] = hotline.sms.outbox()

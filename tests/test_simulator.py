@@ -59,7 +59,7 @@ def test_weekday_noon_call_dials_the_china_hotline() -> None:
 def test_keys_from_stdin_lock_a_wallet_in_a_scratch_store(isolated: Path) -> None:
     out = run("call", "--from", "+447400123456", input="3\n1\n")
     done = (
-        "[en-GB] Done. If a wallet is registered to the number you're calling from, it's now locked: "
+        "[en-GB] Any wallet on this number is locked now: "
         "no money can leave it, and any pending transfer is on hold."
     )
     assert done in out

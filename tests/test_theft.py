@@ -40,7 +40,8 @@ def test_after_3_1_the_pending_transfer_is_held_and_the_caller_hears_it(phone: P
     phone.caller, phone.dialed = AMELIA, GB_LINE
     answer = phone.keys("3", "1")
     assert hotline.wallet.get_transaction("70020001").status == "held"
-    assert "it's now locked: no money can leave it, and any pending transfer is on hold." in answer.text
+    said = "Any wallet on this number is locked now: no money can leave it, and any pending transfer"
+    assert said in answer.text
 
 
 # 3. The words after 3,1 are true with or without a wallet, and offer the other-number path.
@@ -54,7 +55,7 @@ def test_after_3_1_the_pending_transfer_is_held_and_the_caller_hears_it(phone: P
             AMELIA,
             NOBODY_GB,
             GB_LINE,
-            "If your wallet is registered to a different number, press 2 now to lock it.",
+            "If your wallet is on a different number, press 2 now to lock it.",
         ),
     ],
 )
@@ -75,7 +76,7 @@ def test_3_1_sounds_the_same_without_a_wallet_and_offers_2_for_another(
 
 def test_hk_3_1_without_a_wallet_is_true_in_cantonese(phone: Phone, hotline: Any) -> None:
     answer = Phone(phone.client, caller=NOBODY_HK, dialed=HK_LINE).keys("3", "1")
-    assert answer.text.startswith("好，如果有錢包用呢個來電號碼登記，而家已經鎖定咗")
+    assert answer.text.startswith("好，呢個號碼名下嘅錢包都已經鎖定咗")
     assert "如果你個錢包係用其他號碼登記，請即刻按2鎖定佢。" in answer.text
     assert "登記咗呢個號碼" not in answer.text
 
@@ -90,7 +91,7 @@ def test_2_after_the_lock_words_locks_the_wallet_of_another_number(phone: Phone,
     locked = phone.press("1357")
     assert hotline.wallet.get_account("A-1002").locked is True
     assert hotline.wallet.get_transaction("70020001").status == "held"
-    assert locked.text.startswith("好的，绑定这个号码的钱包已经冻结")
+    assert locked.text.startswith("好的，这个钱包已经冻结")
     assert locked.dialed == [FRAUD_DESK]
     assert [(c["account"], c["status"]) for c in stored_cases(hotline)] == [
         (None, "no_wallet"),
@@ -191,7 +192,7 @@ def test_a_missed_fraud_desk_says_the_lock_stays_and_books_a_priority_callback(
     missed = desk_answers(phone, status)
     assert missed.text.startswith(
         "Sorry, our fraud team couldn't answer just now. "
-        "Any wallet registered to that number stays locked, with its pending transfers on hold. "
+        "Any wallet on that number stays locked, with its pending transfers on hold. "
         "To be called back first, ahead of other callers, press 1."
     )
     assert "all our agents are busy" not in missed.text and "press 3 to lock" not in missed.text
@@ -221,7 +222,7 @@ def test_at_night_the_priority_callback_says_when_agents_are_back(
     clock.set("2026-11-23T03:00:00+08:00")  # Monday 3 AM in Beijing: agents from 9 AM
     phone.keys("3", "1")
     missed = desk_answers(phone, "no-answer")
-    assert "抱歉，反诈骗团队暂时无法接听。如果有钱包绑定这个号码，它会保持冻结" in missed.text
+    assert "抱歉，反诈骗团队暂时无法接听。这个号码名下的钱包都会保持冻结" in missed.text
     assert "需要我们优先给您回电，请按1。" in missed.text
     booked = phone.press("1")
     assert "人工客服将于今天早上9点恢复服务，届时会最先回电到尾号8 0 0 0的号码。" in booked.text
