@@ -160,7 +160,9 @@ class Twiml:
 
     @property
     def next_url(self) -> str | None:
-        """Where Twilio goes next: the Gather action, else a Redirect, else a Dial action."""
+        """Where Twilio goes next: the Gather action, else a Redirect, else a Dial action. A
+        <Gather> that goes on to the next verb on silence (no actionOnEmptyResult) is skipped:
+        following without keys is that silence."""
         return self.short(self.next_link)
 
     @property
@@ -168,7 +170,7 @@ class Twiml:
         """`next_url` as the document has it."""
         for tag in ("Gather", "Redirect", "Dial", "Enqueue", "Record"):
             element = self.root.find(f".//{tag}")
-            if element is None:
+            if element is None or (tag == "Gather" and element.get("actionOnEmptyResult") != "true"):
                 continue
             if tag == "Redirect":
                 return (element.text or "").strip()

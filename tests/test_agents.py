@@ -275,14 +275,14 @@ def test_queue_actions(phone: Phone, clock: Clock, result: str, expect: str | No
 
 
 def test_theft_callers_are_priority_in_callbacks_and_the_queue(phone: Phone, hotline: Any) -> None:
-    phone.keys("3", "1")
-    phone.follow(DialCallStatus="no-answer")  # the fraud desk did not answer
+    locked = phone.keys("3", "1")
+    phone.twiml(locked.first("Dial").get("action", ""), DialCallStatus="no-answer")  # the desk did not answer
     phone.press("1")
     [callback] = stored_cases(hotline, "callback")
     assert callback["priority"] is True
     caller = hk(phone, sid="CA-HK")
-    caller.keys("3", "1")
-    offer = caller.follow(DialCallStatus="busy")
+    locked = caller.keys("3", "1")
+    offer = caller.twiml(locked.first("Dial").get("action", ""), DialCallStatus="busy")
     assert "theft=1" in offer.gather_action
     queued = caller.twiml("/voice/step/agent?lang=zh-HK&theft=1")
     assert (queued.first("Enqueue").text or "").strip() == "hk-support-priority"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,10 @@ def test_wallet_show_and_txn_json() -> None:
         "phone": "+8613800138000",
         "locked": False,
     }
-    assert json.loads(run("wallet", "txn", "70010002", "--json")) == {
+    txn = json.loads(run("wallet", "txn", "70010002", "--json"))
+    made = datetime.fromisoformat(txn.pop("created_at"))
+    assert made.utcoffset() is not None
+    assert txn == {
         "reference": "70010002",
         "account": "A-1001",
         "status": "pending",

@@ -99,7 +99,7 @@ def test_the_server_starts_and_answers_with_the_store_unreachable(app_factory: A
     assert client.get("/readyz").status_code == 503
     phone = Phone(client, faults=True)
     menu = phone.call()
-    assert "需要紧急冻结钱包，请按3" in menu.text  # routing and hours need no store
+    assert "手机丢了或被盗，请按3" in menu.text  # routing and hours need no store
     assert phone.press("3").gather_action.startswith("/voice/menu/lockdown")
     locked = phone.press("1")
     assert locked.dialed == [FRAUD_DESK] and "非常抱歉" in locked.text  # apology, then the fraud desk
@@ -124,7 +124,7 @@ def test_the_store_going_away_and_back_mid_call(app_factory: Any) -> None:
         client = app.test_client()
         assert client.get("/readyz").status_code == 503
         phone = Phone(client, faults=True)
-        assert "需要紧急冻结钱包，请按3" in phone.call().text
+        assert "手机丢了或被盗，请按3" in phone.call().text
         proxy.up()
         assert client.get("/readyz").status_code == 200  # it recovers by itself
         phone.keys("3", "1")

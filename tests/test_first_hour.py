@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def test_wallet_reset_unlocks_and_restores_the_seeded_transfers(tmp_path: Path, 
     invoke("wallet", "txn", "70010002")  # the store is seeded before the cancel below
     assert json.loads(invoke("wallet", "show", "A-1001", "--json").output)["locked"] is True
     out = invoke("wallet", "reset").output
-    accounts, transactions = DemoWallet.seed_rows()
+    accounts, transactions = DemoWallet.seed_rows(datetime.now(UTC))
     assert (
         out == f"demo wallet reset: {len(accounts)} accounts, {len(transactions)} transactions, as seeded\n"
     )

@@ -61,7 +61,7 @@ def test_3_in_the_hong_kong_queue_leaves_the_line_for_the_lockdown(phone: Phone,
     left = hk.press("3")
     assert left.all("Leave")  # <Leave> first: the <Enqueue> action takes it from there
     lockdown = hk.twiml("/voice/step/queue-result?lang=zh-HK&n=5", QueueResult="leave")
-    assert "鎖定本機登記嘅錢包，請按1" in lockdown.text
+    assert "鎖定本機錢包，請按1" in lockdown.text
 
 
 def test_8_goes_back_to_the_main_menu_from_any_single_key_menu(phone: Phone) -> None:
@@ -69,7 +69,7 @@ def test_8_goes_back_to_the_main_menu_from_any_single_key_menu(phone: Phone) -> 
     uk.keys("1")
     main = uk.press("8")
     assert main.gather_action.startswith("/voice/menu/main?")
-    assert "If your phone was lost or stolen" in main.text
+    assert "Lost or stolen? Press 3." in main.text
 
 
 # 2. After a lockdown: the fraud desk is told, and the text says how to cancel a transfer.
@@ -85,7 +85,7 @@ def test_the_fraud_desk_hears_the_lockdown_reference_before_the_caller(phone: Ph
     for secret in (LI_HUA, LI_HUA[1:], "2468"):
         assert secret not in heard.raw  # the agent hears no number, PIN or code
     [sms] = hotline.sms.outbox()
-    assert "如需取消处理中的转账，请致电+864001234567后按2" in sms["body"]
+    assert "处理中的转账已暂停。如需取消转账，请致电+864001234567联系反诈骗团队" in sms["body"]
 
 
 # 3. Transactions.

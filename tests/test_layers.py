@@ -156,7 +156,7 @@ def test_option_prompts_take_their_key_from_the_menu(phone: object) -> None:
 
     assert isinstance(phone, Phone)
     text = phone.call().text
-    assert "需要紧急冻结钱包，请按3。" in text and "忘记用户名或密码，请按1。" in text
+    assert "手机丢了或被盗，请按3。" in text and "忘记用户名或密码，请按1。" in text
 
 
 @pytest.mark.parametrize(

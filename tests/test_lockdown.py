@@ -34,7 +34,9 @@ def test_3_1_locks_the_callers_wallet_stores_texts_and_dials_the_fraud_desk(
     )
     assert case["priority"] is True and case["status"] == "open"  # until the fraud desk closes it
     assert spoken_reference(answer.text) == case["reference"]
-    assert "绑定该号码的钱包现已冻结，资金无法转出" in answer.text
+    assert answer.text.startswith("好的，这个号码名下的钱包都已冻结，钱转不出去，处理中的转账也暂停了。")
+    assert "重新登录后请尽快修改密码；如果损失较大，请向警方报案。" in answer.text
+    assert "如果您的钱包绑定的是其他号码，请现在按2冻结它。" in answer.text
     [sms] = hotline.sms.outbox()
     assert sms["to"] == "+8613800138000" and case["reference"] in sms["body"]
     assert "修改密码" in sms["body"] and "报案" in sms["body"]
@@ -45,16 +47,28 @@ def test_the_lockdown_is_stored_before_the_caller_hears_of_it(
 ) -> None:
     from ivr.flows import lockdown
 
-    seen: list[tuple[bool, int]] = []
+    seen: list[tuple[bool, str, int]] = []
     original = lockdown.fraud_desk
 
-    def spy(call: Any, *lines: str) -> Any:
-        seen.append((hotline.wallet.get_account("A-1001").locked, len(stored_cases(hotline))))
-        return original(call, *lines)
+    def spy(call: Any, *lines: str, **options: Any) -> Any:
+        held = hotline.wallet.get_transaction("70010002").status
+        seen.append((hotline.wallet.get_account("A-1001").locked, held, len(stored_cases(hotline))))
+        return original(call, *lines, **options)
 
     monkeypatch.setattr(lockdown, "fraud_desk", spy)
     phone.keys("3", "1")
-    assert seen == [(True, 1)]
+    assert seen == [(True, "held", 1)]
+
+
+def test_3_1_holds_the_pending_transfer_so_it_cannot_go_through(phone: Phone, hotline: Any) -> None:
+    """A-1002's 0.05 BTC was pending when the victim called: after 3,1 it is held, and the
+    back end's settlement no longer completes it."""
+    phone.caller, phone.dialed = "+447400123456", "+442038089999"
+    phone.keys("3", "1")
+    assert hotline.wallet.get_account("A-1002").locked is True
+    assert hotline.wallet.get_transaction("70020001").status == "held"
+    assert hotline.wallet.wallet.complete("70020001") is False
+    assert hotline.wallet.get_transaction("70020001").status == "held"
 
 
 def test_replayed_lockdown_webhook_has_one_effect(phone: Phone, hotline: Any) -> None:
@@ -187,7 +201,7 @@ def test_wallet_down_still_gives_a_case_and_the_fraud_desk(app_factory: Any) -> 
     phone = Phone(app.test_client())
     answer = phone.keys("3", "1")
     assert answer.dialed == [FRAUD_DESK]
-    assert "系统暂时无法自动锁定" in answer.text
+    assert "系统暂时无法自动冻结" in answer.text
     [case] = stored_cases(app.extensions["ivr"])
     assert case["outcome"] == "lock_failed"
 
@@ -207,7 +221,7 @@ def test_a_pin_the_wallet_could_not_check_does_not_count(app_factory: Any) -> No
     phone = Phone(app.test_client(), caller="+8613900139000")
     phone.keys("3", "2", "447400123456")
     answer = phone.press("1357")
-    assert answer.dialed == [FRAUD_DESK] and "系统暂时无法自动锁定" in answer.text
+    assert answer.dialed == [FRAUD_DESK] and "系统暂时无法自动冻结" in answer.text
     assert [c["outcome"] for c in stored_cases(hotline)] == ["lock_failed"]
     with hotline.store.begin() as connection:
         assert limits.used(connection, "wrong_pin", "A-1002", hotline.now()) == 0

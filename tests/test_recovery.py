@@ -16,7 +16,10 @@ def uk(phone: Phone, caller: str = AMELIA, sid: str = "CA00000000000000000000000
 
 def test_reset_link_goes_to_the_registered_phone_and_works_once(phone: Phone, hotline: Any) -> None:
     answer = uk(phone).keys("1", "2")
-    assert "If that number is registered with us, we've just sent it a text." in answer.text
+    assert (
+        "If that number is registered with us and its wallet isn't locked, we've just sent it a text."
+        in answer.text
+    )
     assert answer.gather_action.startswith("/voice/menu/main")  # back to the main menu
     [sms] = hotline.sms.outbox()
     assert sms["to"] == AMELIA and sms["status"] == "outbox"

@@ -60,7 +60,11 @@ def test_weekday_noon_call_dials_the_china_hotline() -> None:
 
 def test_keys_from_stdin_lock_a_wallet_in_a_scratch_store(isolated: Path) -> None:
     out = run("call", "--from", "+447400123456", input="3\n1\n")
-    assert "[en-GB] Done. Any wallet registered to this number is now locked; no money can leave it." in out
+    done = (
+        "[en-GB] Any wallet on this number is locked now: "
+        "no money can leave it, and any pending transfer is on hold."
+    )
+    assert done in out
     assert "  > dial +442079460001: completed" in out
     assert not isolated.exists()  # the real store was never touched
     assert json.loads(run("wallet", "show", "A-1002", "--json"))["locked"] is False

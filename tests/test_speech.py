@@ -53,7 +53,7 @@ def test_pin_and_code_entry_are_keypad_only(phone: Phone, hotline: Any) -> None:
     pin = friend.keys("3", "2", "447400123456")
     assert pin.first("Gather").get("input") == "dtmf"
     ignored = friend.press("", SpeechResult="one three five seven", Confidence="0.99")
-    assert "没有听到您的选择" in ignored.text  # said, not heard: silence, nothing checked
+    assert "没有收到您输入的PIN码" in ignored.text  # said, not heard: silence, nothing checked
     from ivr.store import limits
 
     with hotline.store.begin() as connection:
@@ -163,12 +163,12 @@ def test_a_theft_victim_says_it_during_the_greeting_and_still_confirms_the_lock(
 ) -> None:
     phone.call()
     menu = phone.press("", SpeechResult="我的钱包被偷了", Confidence="0.91")
-    assert "锁定本机绑定的钱包，请按1" in menu.text  # speech reaches the lockdown menu
+    assert "冻结本机钱包，请按1" in menu.text  # speech reaches the lockdown menu
     asked = phone.press("", SpeechResult="冻结我的钱包", Confidence="0.95")
     assert "您是要冻结本机绑定的钱包吗" in asked.text  # irreversible: asked first
     assert stored_cases(hotline) == []
     locked = phone.press("", SpeechResult="是的", Confidence="0.9")
-    assert "现已冻结" in locked.text and locked.dialed == ["+442079460001"]
+    assert "这个号码名下的钱包都已冻结" in locked.text and locked.dialed == ["+442079460001"]
     assert [case["outcome"] for case in stored_cases(hotline)] == ["locked"]
 
 
@@ -177,7 +177,7 @@ def test_a_no_returns_to_the_menu_and_nothing_happens(phone: Phone, hotline: Any
     uk.keys("3")
     uk.press("", SpeechResult="lock my wallet", Confidence="0.95")
     again = uk.press("", SpeechResult="no", Confidence="0.95")
-    assert "To lock the wallet registered to the phone you're calling from, press 1." in again.text
+    assert "Lock this number's wallet: press 1." in again.text
     assert stored_cases(hotline) == []
 
 

@@ -66,10 +66,26 @@ def test_another_accounts_transaction_sounds_like_a_missing_one(phone: Phone, ho
     assert hotline.wallet.get_transaction("70020001").status == "pending"
 
 
-def test_a_locked_wallet_can_still_cancel(phone: Phone, hotline: Any) -> None:
+def test_a_locked_wallets_phone_gets_no_code_and_the_words_do_not_tell(phone: Phone, hotline: Any) -> None:
+    """The stolen phone may be in a thief's hands: no code goes to it. Every caller hears that a
+    locked wallet gets no code and that 0 reaches the fraud desk, day or night."""
+    unlocked = Phone(phone.client, caller=LI_HUA, sid="CA-FREE").keys("2")
     hotline.wallet.lock("A-1001", "theft")
-    verified(phone, hotline)
-    phone.press("70010002")
+    hotline.sms.outbox()  # the first call's code
+    locked = phone.keys("2")
+    assert locked.text == unlocked.text
+    assert "如果钱包已冻结，我们不会发送验证码；请按0转接二十四小时反诈骗团队。" in locked.text
+    assert len(hotline.sms.outbox()) == 1  # only the code sent before the lock
+    assert phone.press("0").dialed == ["+442079460001"]
+    assert hotline.wallet.get_transaction("70010002").status == "held"
+
+
+def test_a_held_transfer_is_said_as_held_and_can_be_cancelled(phone: Phone, hotline: Any) -> None:
+    verified(phone, hotline)  # the code came before the wallet was locked (from another phone)
+    hotline.wallet.lock("A-1001", "theft")
+    status = phone.press("70010002")
+    assert "因钱包已冻结而暂停，不会转出。您仍然可以取消这笔交易。" in status.text
+    assert "取消这笔交易，请按1" in status.text
     phone.press("1")
     assert hotline.wallet.get_transaction("70010002").status == "cancelled"
 

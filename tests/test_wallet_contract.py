@@ -76,6 +76,34 @@ def test_lock_is_idempotent(wallet: Wallet) -> None:
     assert wallet.get_account("A-1004").locked is False  # type: ignore[union-attr]
 
 
+def test_lock_holds_the_pending_transfers_of_that_wallet_only(wallet: Wallet) -> None:
+    wallet.lock("A-1002", "theft")
+    assert wallet.get_transaction("70020001").status == "held"  # type: ignore[union-attr]
+    assert wallet.get_transaction("70010002").status == "pending"  # type: ignore[union-attr]
+    wallet.lock("A-1001", "theft")
+    statuses = {r: wallet.get_transaction(r).status for r in ("70010001", "70010002", "70010003")}  # type: ignore[union-attr]
+    assert statuses == {"70010001": "completed", "70010002": "held", "70010003": "failed"}
+
+
+def test_a_held_transfer_can_still_be_cancelled(wallet: Wallet) -> None:
+    wallet.lock("A-1002", "theft")
+    assert wallet.cancel("70020001").status == "cancelled"
+    with pytest.raises(NotCancellable):
+        wallet.cancel("70020001")
+
+
+def test_latest_transactions_newest_first(wallet: Wallet) -> None:
+    latest = wallet.latest_transactions("A-1001")
+    assert [(t.reference, t.status) for t in latest] == [
+        ("70010002", "pending"),
+        ("70010003", "failed"),
+        ("70010001", "completed"),
+    ]
+    assert all(t.created_at is not None and t.created_at.utcoffset() is not None for t in latest)
+    assert [t.reference for t in wallet.latest_transactions("A-1001", limit=1)] == ["70010002"]
+    assert wallet.latest_transactions("A-9999") == []
+
+
 def test_transactions(wallet: Wallet) -> None:
     table = {
         r: wallet.get_transaction(r) for r in ("70010001", "70010002", "70010003", "70020001", "70030001")
@@ -101,6 +129,24 @@ def test_cancel_only_pending(wallet: Wallet) -> None:
 
 def test_open_dispute(wallet: Wallet) -> None:
     assert wallet.open_dispute("70010003", "12345678").disputed is True
+
+
+def test_a_held_transfer_never_completes(tmp_path: Path) -> None:
+    """The demo back end's settlement: a pending transfer goes through, a held one does not."""
+    demo = DemoWallet(Store(f"sqlite:///{tmp_path / 'settle.sqlite3'}"))
+    demo.lock("A-1002", "theft")
+    assert demo.complete("70020001") is False
+    assert demo.get_transaction("70020001").status == "held"  # type: ignore[union-attr]
+    assert demo.complete("70010002") is True
+    assert demo.get_transaction("70010002").status == "completed"  # type: ignore[union-attr]
+
+
+def test_http_adapter_refuses_a_status_it_cannot_say(tmp_path: Path) -> None:
+    odd = Flask("odd")
+    body = {"reference": "1", "account": "A", "status": "frozen", "amount": "1", "currency": "X"}
+    odd.add_url_rule("/transactions/<reference>", "txn", lambda reference: body)
+    with serving(odd) as url, pytest.raises(WalletError, match="status 'frozen'"):
+        HttpWallet(url, TOKEN).get_transaction("1")
 
 
 def test_http_adapter_times_out_after_its_limit(tmp_path: Path) -> None:
@@ -149,6 +195,7 @@ def test_the_openapi_file_describes_every_operation() -> None:
         ("GET", "/accounts/{account}"),
         ("POST", "/accounts/{account}/pin-check"),
         ("POST", "/accounts/{account}/lock"),
+        ("GET", "/accounts/{account}/transactions"),
         ("GET", "/transactions/{reference}"),
         ("POST", "/transactions/{reference}/cancel"),
         ("POST", "/transactions/{reference}/disputes"),

@@ -51,6 +51,13 @@ def wallet_api(wallet: DemoWallet, delay: float = 0.0) -> Flask:
             abort(404)
         return found(wallet.lock(account, str((request.json or {}).get("reason", ""))))
 
+    @app.get("/accounts/<account>/transactions")
+    def latest(account: str) -> Any:
+        if wallet.get_account(account) is None:
+            abort(404)
+        limit = min(max(request.args.get("limit", 3, type=int) or 3, 1), 20)
+        return jsonify({"transactions": [t.as_json() for t in wallet.latest_transactions(account, limit)]})
+
     @app.get("/transactions/<reference>")
     def transaction(reference: str) -> Any:
         return found(wallet.get_transaction(reference))

@@ -11,7 +11,7 @@ from pathlib import Path
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.config import Config, PromptRules
-from ivr.flows import agents, callbacks, lockdown, main, recovery, selfhelp, transactions
+from ivr.flows import agents, callbacks, lockdown, main, recovery, security, selfhelp, transactions
 from ivr.flows.call import LANGUAGE_NAME, Call
 from ivr.flows.graph import Graph, GraphError
 from ivr.flows.menu import Menu
@@ -19,7 +19,7 @@ from ivr.flows.menu import choose as choose
 from ivr.flows.speech import DIGIT_WORDS, SHARED, normalise
 from ivr.flows.wording import said_in
 
-FLOWS = (main, lockdown, recovery, transactions, selfhelp, agents, callbacks)
+FLOWS = (main, lockdown, recovery, transactions, selfhelp, security, agents, callbacks)
 GRAPH = Graph.build(FLOWS)
 # The code that says prompts: the flows, and the web layer's apology.
 SPEAKERS = (*Path(__file__).parent.glob("*.py"), *(Path(__file__).parent.parent / "web").glob("*.py"))

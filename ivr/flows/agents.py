@@ -302,14 +302,27 @@ def dial_result(call: Call) -> VoiceResponse:
     return no_agent(call, (call.line(DIAL_OUTCOMES.get(status, "agents_failed")),))
 
 
-def fraud_desk(call: Call, *lines: str) -> VoiceResponse:
+FRAUD_DESK_RESULT = "lockdown.desk-result"  # where the fraud desk's <Dial> ends (ivr.flows.lockdown)
+KEY_PAUSE = 2  # seconds after the words in which a key still counts, before the desk rings
+
+
+def fraud_desk(call: Call, *lines: str, keys_to: str | None = None) -> VoiceResponse:
     """Say `lines`, then put the caller through to the 24/7 fraud desk, marked as a theft call;
-    the desk hears what happened first (the lockdown's reference), so it can act at once."""
+    the desk hears what happened first (the lockdown's reference), so it can act at once.
+
+    `keys_to`: the words are said inside a one-key <Gather> posting there, so a key pressed
+    while they play acts; with no key Twilio goes on to the <Dial> (a <Gather> without
+    actionOnEmptyResult runs the next verb on silence: twilio.com/docs/voice/twiml/gather)."""
     call.carried["theft"] = "1"
     response = VoiceResponse()
-    call.say(response, *lines, call.line("to_fraud_desk"))
+    words = (*lines, call.line("to_fraud_desk"))
+    if keys_to:
+        gather = response.gather(action=keys_to, input="dtmf", num_digits=1, timeout=KEY_PAUSE)
+        call.say(gather, *words)
+    else:
+        call.say(response, *words)
     dial = response.dial(
-        action=call.url("/voice/step/dial-result"),
+        action=call.url(f"/voice/step/{FRAUD_DESK_RESULT}"),
         timeout=call.region.ring_timeout,
         caller_id=call.caller_id,
     )
@@ -364,19 +377,35 @@ def book_callback(call: Call, number: str) -> VoiceResponse:
         call.outcome("callback")
         return hang_up(call, call.line("callback_exists", last4=last4))
     call.outcome("callback")
+    if call.theft:  # stored with theft priority: say so, and when
+        return hang_up(call, priority_callback_promise(call, last4))
     return hang_up(call, promise_line(call, ahead, last4))
+
+
+def _next_opening(call: Call) -> datetime | None:
+    """The opening after the one the region is in now (None when closed: `status.next_open`)."""
+    status = call.status
+    if status.open and status.closes_at is not None:
+        return status_at(call.config.schedule_for(call.region), call.region.zone, status.closes_at).next_open
+    return None
 
 
 def promise_line(call: Call, ahead: int, last4: str) -> str:
     """When to expect the callback, from the region's hours now and the callbacks ahead."""
-    status, next_opening = call.status, None
-    if status.open and status.closes_at is not None:  # the opening after this one closes
-        next_opening = status_at(
-            call.config.schedule_for(call.region), call.region.zone, status.closes_at
-        ).next_open
-    promise = callback_promise(status, call.now, ahead, next_opening)
+    promise = callback_promise(call.status, call.now, ahead, _next_opening(call))
     when = call.when(promise.at) if promise.at else ""
     return call.line(f"callback_booked_{promise.kind}", last4=last4, when=when)
+
+
+def priority_callback_promise(call: Call, last4: str) -> str:
+    """When a theft callback comes: the dialer calls in the region's agent hours, theft first,
+    so none waits ahead of it (`callback_promise` with an empty backlog)."""
+    promise = callback_promise(call.status, call.now, 0, _next_opening(call))
+    if promise.kind == "when_open" and promise.at is not None:
+        return call.line("callback_priority_later", last4=last4, when=call.when(promise.at))
+    if promise.kind == "no_time":
+        return call.line("callback_booked_no_time", last4=last4)
+    return call.line("callback_priority_soon", last4=last4)
 
 
 # --- voicemail -----------------------------------------------------------------------------

@@ -121,11 +121,15 @@ class Call:
         *,
         secrets: tuple[str, ...] = (),
         lifetime: timedelta = timedelta(hours=24),
+        opens_wallet: bool = False,
     ) -> None:
         """Text the phone registered on `account` (never a number the caller typed), in its
         reader's language: the caller's choice when it is the phone they call from, else the
         first language of the region that phone belongs to; every text names the number to call
-        in that region."""
+        in that region. `opens_wallet` (a username, a reset link, a code): never while the
+        wallet is locked, since whoever holds a stolen phone would read it."""
+        if opens_wallet and account.locked:
+            return
         home = route_call(self.config, account.phone, None).region
         own_phone = account.phone == self.route.caller and home.code == self.region.code
         language = self.language if own_phone else home.languages[0]

@@ -54,6 +54,7 @@ def number_entry(
     **menu: object,
 ) -> NumberEntry:
     """The number-entry menu `name` (its entry step is `<name>-entered`)."""
+    menu.setdefault("silence_prompt", "number_not_heard")  # silence while typing: no number came
     return NumberEntry(
         Menu(name=name, intro=(prompt,), entry=f"{name}-entered", speech="digits", **menu),  # type: ignore[arg-type]
         then,

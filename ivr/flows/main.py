@@ -19,6 +19,7 @@ MAIN = Menu(
         Option("1", "recovery", "opt_recovery"),
         Option("2", "transactions", "opt_transactions"),
         Option("4", "selfhelp", "opt_selfhelp"),
+        Option("5", "security", "opt_security"),  # codes, 2-step verification, fake sites
         Option(HINT_KEY, "hint.text", None),  # offered by the roaming hint only
     ),
     language_switch=True,

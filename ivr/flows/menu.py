@@ -340,10 +340,10 @@ def _act(call: Call, menu: Menu, digits: str) -> VoiceResponse:
     if digits == "*":
         call.choice(menu.name, "repeat")
         return present(call, menu, lead=menu.recap(call) if menu.recap else ())
-    if menu.entry and not (digits == "0" and menu.agent):
+    target = menu.target(digits)  # an entry menu's option is one key alone (a code is six)
+    if menu.entry and target is None and not (digits == "0" and menu.agent):
         call.choice(menu.name, "typed")  # never the digits themselves
         return steps[menu.entry](call)
-    target = menu.target(digits)
     if target is not None:
         call.choice(menu.name, target)
         return steps[target](call)

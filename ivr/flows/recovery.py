@@ -1,7 +1,9 @@
 """Account recovery (`1`): a username reminder or a reset link, by text to the registered phone.
 
-The caller hears "if that number is registered" every time, whether or not it is, and
-whether or not the per-account cap let a text go.
+The caller hears "if that number is registered and its wallet isn't locked" every time, whether
+or not it is, and whether or not the per-account cap let a text go. A locked wallet's phone
+gets nothing that opens it (it may be in a thief's hands): every caller hears that the fraud
+desk, 24/7, recovers a locked wallet, and one key reaches it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from ivr.flows.agents import backend_down
 from ivr.flows.call import Call
 from ivr.flows.graph import Outcome, once
 from ivr.flows.identify import number_entry
+from ivr.flows.lockdown import FRAUD_DESK
 from ivr.flows.main import anything_else
 from ivr.flows.menu import Menu, Option, present
 from ivr.services import RESET_LINK_LIFETIME
 from ivr.wallet import WalletError
+
+LOCKED_KEY = "4"  # a locked wallet is recovered by the fraud desk
 
 RECOVERY = Menu(
     name="recovery",
@@ -23,6 +28,7 @@ RECOVERY = Menu(
         Option("1", "recovery.username", "opt_username"),
         Option("2", "recovery.reset", "opt_reset"),
         Option("3", "recovery.other", "opt_other_number"),
+        Option(LOCKED_KEY, FRAUD_DESK, "opt_locked_recovery"),
     ),
 )
 
@@ -63,17 +69,23 @@ def _send(call: Call, kind: str) -> VoiceResponse:
         account = call.wallet.find_by_phone(phone)
     except WalletError:
         return backend_down(call)
-    if call.claim_text("recovery_sms", account, phone) and account is not None:
+    # A locked wallet: nothing is made or sent (no link exists to leak); the words are the same.
+    if call.claim_text("recovery_sms", account, phone) and account is not None and not account.locked:
         if kind == "username":
-            call.text_account(account, "sms_username", {"username": account.username})
+            call.text_account(account, "sms_username", {"username": account.username}, opens_wallet=True)
         else:
             link = call.services.codes.issue_reset_link(account.account, call.now)
             call.text_account(
-                account, "sms_reset", {"link": link}, secrets=(link,), lifetime=RESET_LINK_LIFETIME
+                account,
+                "sms_reset",
+                {"link": link},
+                secrets=(link,),
+                lifetime=RESET_LINK_LIFETIME,
+                opens_wallet=True,
             )
     call.remember(topic="recovery")
     call.outcome("recovery")
-    return anything_else(call, call.line("recovery_sent"))
+    return anything_else(call, call.line("recovery_texted"))
 
 
 MENUS = (RECOVERY, NUMBER.menu)

@@ -1,7 +1,9 @@
-"""Transactions (`2`): a one-time code by text, then a reference: status, cancel, dispute.
+"""Transactions (`2`): a one-time code by text, then the latest transactions read out (a key
+picks one) or a typed reference: status, cancel, dispute. Nothing is read before the code.
 
 A reference on another account sounds exactly like one that does not exist. A locked
-wallet still gets this menu: cancelling a thief's pending transfer is the point.
+wallet's phone gets no code (it may be in a thief's hands): the lock has already held its
+pending transfers, and every caller hears that `0` at the code reaches the 24/7 fraud desk.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from ivr.flows.agents import backend_down
 from ivr.flows.call import Call
 from ivr.flows.graph import Outcome, once
 from ivr.flows.identify import number_entry
+from ivr.flows.lockdown import FRAUD_DESK
 from ivr.flows.main import anything_else
-from ivr.flows.menu import Menu, Option, present, retry
+from ivr.flows.menu import Menu, Option, Step, present, retry
 from ivr.keypad import digits_only
 from ivr.services import CODE_LIFETIME
-from ivr.wallet import NotCancellable, Transaction, WalletError
+from ivr.wallet import CANCELLABLE, LATEST, NotCancellable, Transaction, WalletError
 
 log = logging.getLogger("ivr.flows")
 
@@ -27,6 +30,8 @@ CODE = Menu(
     name="txn.code",
     intro=("enter_code",),
     retry_intro=("enter_code_again",),  # not "when it arrives": it has
+    options=(Option("0", FRAUD_DESK, "code_locked"),),  # said to every caller, locked or not
+    agent=False,  # `0` is the fraud desk here, day and night
     entry="txn.code-entered",
     on_misses="txn.code-again",
     silence_prompt="code_not_heard",
@@ -37,6 +42,37 @@ REFERENCE = Menu(
     name="txn.reference", intro=("enter_reference",), entry="txn.reference-entered", speech="digits"
 )
 ANOTHER = Option("3", "txn.ask-reference", "opt_another_transaction")
+PICKS = tuple(str(n) for n in range(1, LATEST + 1))  # the keys that pick a transaction read out
+
+
+def _latest_lines(call: Call) -> tuple[str, ...]:
+    """The verified account's latest transactions, newest first, each with the key that picks it
+    (the references are kept in the call's state for the pick)."""
+    found = call.wallet.latest_transactions(call.state.get("txn_account", ""), LATEST)
+    call.remember(txn_latest=[t.reference for t in found])
+    lines = [call.line("txn_latest_intro")] if found else []
+    for key, transaction in zip(PICKS, found, strict=False):
+        values = {
+            "n": key,
+            "amount": prompts.amount(call.language, transaction.amount, transaction.currency),
+            "status": call.line(f"status_{transaction.status}"),
+        }
+        if transaction.created_at is None:
+            lines.append(call.line("txn_latest_item_undated", **values))
+        else:
+            lines.append(call.line("txn_latest_item", when=call.when(transaction.created_at), **values))
+    return tuple(lines)
+
+
+# One entry: a transaction's key read out, or any reference, then `#`.
+LATEST_MENU = Menu(
+    name="txn.latest",
+    intro=("txn_latest_pick",),
+    options=tuple(Option(key, f"txn.pick-{key}", None) for key in PICKS),
+    entry="txn.reference-entered",
+    recap=_latest_lines,
+    speech="digits",
+)
 
 
 def _recap(call: Call) -> tuple[str, ...]:
@@ -81,7 +117,7 @@ NUMBER = number_entry("txn.number", _number_entered)
 
 def start(call: Call) -> VoiceResponse:
     if call.state.get("verified"):
-        return present(call, REFERENCE)
+        return latest(call)
     if call.account_phone is None:
         return NUMBER.ask(call, call.line("number_hidden"))
     return send_code(call)
@@ -96,9 +132,11 @@ def send_code(call: Call) -> VoiceResponse:
     except WalletError:
         return backend_down(call)
     call.remember(txn_account=account.account if account else None, verified=False, topic="transactions")
-    if call.claim_text("code_sent", account, phone) and account is not None:
+    if call.claim_text("code_sent", account, phone) and account is not None and not account.locked:
         code = call.services.codes.issue_code(account.account, call.sid, call.now)
-        call.text_account(account, "sms_code", {"code": code}, secrets=(code,), lifetime=CODE_LIFETIME)
+        call.text_account(
+            account, "sms_code", {"code": code}, secrets=(code,), lifetime=CODE_LIFETIME, opens_wallet=True
+        )
     return present(call, CODE, lead=(call.line("code_intro"),))
 
 
@@ -107,8 +145,32 @@ def code_entered(call: Call) -> VoiceResponse:
     account = call.state.get("txn_account")
     if account and call.services.codes.check_code(account, call.sid, call.digits, call.now):
         call.remember(verified=True)
-        return present(call, REFERENCE)
+        return latest(call)
     return retry(call, CODE, "code_wrong")
+
+
+def latest(call: Call) -> VoiceResponse:
+    """After the code: the latest transactions to pick from, or (none yet) the reference prompt."""
+    try:
+        lines = _latest_lines(call)
+    except WalletError:
+        return backend_down(call)
+    if not lines:
+        return present(call, REFERENCE, lead=(call.line("txn_none_recent"),))
+    return present(call, LATEST_MENU, lead=lines)
+
+
+def _pick(key: str) -> Step:
+    def pick(call: Call) -> VoiceResponse:
+        """A transaction read out, picked by its key: as if its reference had been typed."""
+        if not call.state.get("verified"):
+            return start(call)
+        references = call.state.get("txn_latest") or []
+        if int(key) > len(references):
+            return retry(call, LATEST_MENU, "invalid_key")
+        return _show(call, str(references[int(key) - 1]))
+
+    return pick
 
 
 def code_again(call: Call) -> VoiceResponse:
@@ -140,7 +202,11 @@ def _describe(call: Call, transaction: Transaction) -> str:
 def reference_entered(call: Call) -> VoiceResponse:
     if not call.state.get("verified"):
         return start(call)
-    reference = digits_only(call.digits)[:20]
+    return _show(call, digits_only(call.digits)[:20])
+
+
+def _show(call: Call, reference: str) -> VoiceResponse:
+    """The transaction's status and what can be done with it (a verified caller's own only)."""
     try:
         transaction = _own_transaction(call, reference)
     except WalletError:
@@ -148,13 +214,13 @@ def reference_entered(call: Call) -> VoiceResponse:
     if transaction is None:
         return present(call, NOT_FOUND, lead=(call.line("txn_not_found"),))
     call.remember(txn_reference=reference)
-    menu = PENDING if transaction.status == "pending" else SETTLED
+    menu = PENDING if transaction.status in CANCELLABLE else SETTLED
     return present(call, menu, lead=(_describe(call, transaction),))
 
 
 @once("txn.cancel")
 def cancel(call: Call) -> VoiceResponse:
-    """Cancel through the wallet, which re-checks that the transaction is still pending."""
+    """Cancel through the wallet, which re-checks that the transaction is still pending or held."""
     reference = call.state.get("txn_reference", "")
     try:
         transaction = _own_transaction(call, reference) if call.state.get("verified") else None
@@ -196,7 +262,7 @@ def dispute(call: Call) -> VoiceResponse:
     )
 
 
-MENUS = (NUMBER.menu, CODE, CODE_AGAIN, REFERENCE, PENDING, SETTLED, NOT_FOUND)
+MENUS = (NUMBER.menu, CODE, CODE_AGAIN, LATEST_MENU, REFERENCE, PENDING, SETTLED, NOT_FOUND)
 STEPS = {
     "transactions": start,
     "txn.send-code": send_code,
@@ -204,6 +270,7 @@ STEPS = {
     "txn.code-again": code_again,
     "txn.ask-reference": ask_reference,
     "txn.reference-entered": reference_entered,
+    **{f"txn.pick-{key}": _pick(key) for key in PICKS},
     "txn.cancel": cancel,
     "txn.dispute": dispute,
     **NUMBER.steps,

@@ -209,6 +209,7 @@ wallet_transactions = Table(
     Column("amount", String(32), nullable=False),
     Column("currency", String(8), nullable=False),
     Column("disputed", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime()),  # when the transfer was made (migration 0004)
 )
 
 

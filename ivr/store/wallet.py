@@ -54,10 +54,16 @@ def account(connection: Connection, account_id: str) -> dict[str, Any] | None:
 
 
 def lock(connection: Connection, account_id: str, now: datetime) -> None:
+    """Lock the account and hold its pending transfers, in the caller's one transaction."""
     connection.execute(
         update(wallet_accounts)
         .where(wallet_accounts.c.account == account_id, wallet_accounts.c.locked.is_(False))
         .values(locked=True, locked_at=now)
+    )
+    connection.execute(
+        update(wallet_transactions)
+        .where(wallet_transactions.c.account == account_id, wallet_transactions.c.status == "pending")
+        .values(status="held")
     )
 
 
@@ -70,14 +76,36 @@ def transaction(connection: Connection, reference: str) -> dict[str, Any] | None
     return dict(row) if row else None
 
 
-def cancel_pending(connection: Connection, reference: str) -> bool:
-    """Cancel the transaction if it is still pending, checked in the same statement."""
+def latest_transactions(connection: Connection, account_id: str, limit: int) -> list[dict[str, Any]]:
+    """The account's newest transactions first (the reference breaks a tie; undated ones last)."""
+    table = wallet_transactions.c
+    rows = connection.execute(
+        select(wallet_transactions)
+        .where(table.account == account_id)
+        .order_by(table.created_at.desc().nulls_last(), table.reference.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def _move(connection: Connection, reference: str, before: tuple[str, ...], after: str) -> bool:
+    """Change the status if it is still one of `before`, checked in the same statement."""
     changed = connection.execute(
         update(wallet_transactions)
-        .where(wallet_transactions.c.reference == reference, wallet_transactions.c.status == "pending")
-        .values(status="cancelled")
+        .where(wallet_transactions.c.reference == reference, wallet_transactions.c.status.in_(before))
+        .values(status=after)
     ).rowcount
     return bool(changed)
+
+
+def cancel_pending(connection: Connection, reference: str) -> bool:
+    """Cancel the transaction if it is still pending or held."""
+    return _move(connection, reference, ("pending", "held"), "cancelled")
+
+
+def complete_pending(connection: Connection, reference: str) -> bool:
+    """Settle the transaction if it is pending: a held one (its wallet locked) never completes."""
+    return _move(connection, reference, ("pending",), "completed")
 
 
 def mark_disputed(connection: Connection, reference: str) -> None:

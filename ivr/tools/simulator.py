@@ -334,8 +334,10 @@ class Simulator:
                 raise SimulationError(f"<{child.tag}> is not allowed inside <Gather>")
             self._verb(child, in_queue)
         keys = self.keypad(self.transcript.heard())
-        if keys is None and in_queue:
-            keys = ""  # a caller with nothing more to press keeps waiting on hold
+        if keys is None and (in_queue or verb.get("actionOnEmptyResult") != "true"):
+            # A caller with nothing more to press waits: on hold, or (a <Gather> that moves on
+            # when nobody presses, like the words after a lock) on to the next verb.
+            keys = ""
         if keys is None:
             self._record({"verb": "Hangup", "by": "caller"})
             self.transcript.ended = "caller-hangup"

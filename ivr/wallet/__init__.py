@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Protocol
+
+# Every status a transfer can have. `held`: its wallet was locked while it was pending; it
+# cannot complete, and it can still be cancelled (CONTRACTS section 7).
+STATUSES = ("pending", "held", "completed", "failed", "cancelled")
+CANCELLABLE = ("pending", "held")
+LATEST = 3  # how many of an account's transactions a caller hears, newest first
 
 
 class WalletError(Exception):
@@ -11,7 +18,7 @@ class WalletError(Exception):
 
 
 class NotCancellable(Exception):
-    """The transaction is no longer pending."""
+    """The transaction is no longer pending or held."""
 
 
 @dataclass(frozen=True)
@@ -29,13 +36,16 @@ class Account:
 class Transaction:
     reference: str
     account: str
-    status: str  # pending | completed | failed | cancelled
+    status: str  # one of STATUSES
     amount: str
     currency: str
     disputed: bool = False
+    created_at: datetime | None = None  # aware (UTC); None when the back end does not say
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return data
 
 
 class Wallet(Protocol):
@@ -47,12 +57,18 @@ class Wallet(Protocol):
 
     def check_pin(self, account: str, pin: str) -> bool: ...
 
-    def lock(self, account: str, reason: str) -> Account: ...
+    def lock(self, account: str, reason: str) -> Account:
+        """Lock the wallet and, in the same operation, hold its pending outgoing transfers."""
+        ...
 
     def get_transaction(self, reference: str) -> Transaction | None: ...
 
+    def latest_transactions(self, account: str, limit: int = LATEST) -> list[Transaction]:
+        """The account's `limit` most recent transactions, newest first ([] for no account)."""
+        ...
+
     def cancel(self, reference: str) -> Transaction:
-        """Cancel a pending transaction; NotCancellable when it is not pending (re-checked)."""
+        """Cancel a pending or held transaction; NotCancellable otherwise (re-checked)."""
         ...
 
     def open_dispute(self, reference: str, case_reference: str) -> Transaction: ...

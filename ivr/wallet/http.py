@@ -6,11 +6,12 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
 from typing import Any
 
 import requests
 
-from ivr.wallet import Account, NotCancellable, Transaction, WalletError
+from ivr.wallet import LATEST, STATUSES, Account, NotCancellable, Transaction, WalletError
 
 TIMEOUT_SECONDS = 2.0  # the whole of one request, however the back end drips its answer
 MAX_BODY_BYTES = 1024 * 1024
@@ -97,16 +98,23 @@ class HttpWallet:
         if data is None:
             return None
         try:
-            return Transaction(
+            made = data.get("created_at")
+            transaction = Transaction(
                 str(data["reference"]),
                 str(data["account"]),
                 str(data["status"]),
                 str(data["amount"]),
                 str(data["currency"]),
                 bool(data.get("disputed", False)),
+                datetime.fromisoformat(made) if made else None,
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise WalletError(f"malformed transaction: {exc}") from exc
+        if transaction.status not in STATUSES:  # a status the IVR would not know how to say
+            raise WalletError(f"malformed transaction: status {transaction.status!r}")
+        if transaction.created_at is not None and transaction.created_at.tzinfo is None:
+            raise WalletError("malformed transaction: created_at without an offset")
+        return transaction
 
     def find_by_phone(self, phone: str, timeout: float | None = None) -> Account | None:
         return self._account(self._call("GET", "/accounts", params={"phone": phone}, timeout=timeout))
@@ -128,6 +136,20 @@ class HttpWallet:
 
     def get_transaction(self, reference: str, timeout: float | None = None) -> Transaction | None:
         return self._transaction(self._call("GET", f"/transactions/{reference}", timeout=timeout))
+
+    def latest_transactions(
+        self, account: str, limit: int = LATEST, timeout: float | None = None
+    ) -> list[Transaction]:
+        data = self._call(
+            "GET", f"/accounts/{account}/transactions", params={"limit": limit}, timeout=timeout
+        )
+        if data is None:
+            return []
+        try:
+            rows = list(data["transactions"])[:limit]
+        except (KeyError, TypeError) as exc:
+            raise WalletError(f"malformed transaction list: {exc}") from exc
+        return [t for t in map(self._transaction, rows) if t is not None]
 
     def cancel(self, reference: str, timeout: float | None = None) -> Transaction:
         found = self._transaction(self._call("POST", f"/transactions/{reference}/cancel", timeout=timeout))
