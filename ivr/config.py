@@ -541,9 +541,13 @@ def _read(path: Path, errors: list[str]) -> tuple[Any, _Errors] | None:
         line = mark.line + 1 if mark else 1
         errors.append(f"{path}:{line}: (syntax): {exc.problem or exc}")
         return None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        byte = exc.object[exc.start]
+    except UnicodeDecodeError:
+        # The reader decodes in chunks, so the error's offset is the chunk's: decode it whole.
+        raw, line, byte = path.read_bytes(), 1, 0
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as whole:
+            line, byte = raw[: whole.start].count(b"\n") + 1, raw[whole.start]
         errors.append(f"{path}:{line}: (encoding): byte {byte:#04x} is not UTF-8 (save the file as UTF-8)")
         return None
     if not isinstance(data, dict):

@@ -55,8 +55,8 @@ CONFIG_TYPOS = [
     ),
     (
         "prompts/zh-CN.yaml",
-        "冻结钱包，请按{key}。",
-        "冻结钱包，请按3。",
+        "opt_lockdown: 手机丢了或被盗，请按{key}。",
+        "opt_lockdown: 手机丢了或被盗，请按3。",
         "prompts.opt_lockdown",
         "must say {key}",
     ),

@@ -54,7 +54,7 @@ def test_flask_dispatching_a_webhook_itself_runs_the_same_pipeline(app: Flask) -
     ):
         answer = app.full_dispatch_request()
     assert answer.status_code == 200 and answer.mimetype == "text/xml"
-    assert "<Dial>+442079460001</Dial>" in answer.get_data(as_text=True)
+    assert '<Dial callerId="+85230011234">+442079460001</Dial>' in answer.get_data(as_text=True)
     with app.test_request_context("/voice/fallback", method="POST", data=FORM, base_url=BASE):
         assert app.full_dispatch_request().status_code == 403
 

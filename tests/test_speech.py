@@ -116,7 +116,7 @@ def test_a_tie_asks_which_and_never_falls_to_the_first_option(phone: Phone, hotl
     )
     assert "confirm" not in asked.gather_action and stored_cases(hotline) == []
     settled = uk.press("", SpeechResult="my phone was stolen", Confidence="0.95")
-    assert "To lock the wallet registered to the phone you're calling from, press 1." in settled.text
+    assert "Lock this number's wallet: press 1." in settled.text
 
 
 def test_normalising_width_case_script_and_punctuation() -> None:

@@ -19,6 +19,7 @@ from ivr.routing.regions import mask
 from ivr.runtime import Runtime
 from ivr.web.metrics import Metrics
 from ivr.web.pipeline import (
+    FALLBACK_CALLER_ID,
     FALLBACK_HOTLINE,
     MAX_BODY_BYTES,
     Answer,
@@ -31,7 +32,14 @@ from ivr.web.pipeline import (
 from ivr.web.signature import SignatureCheck
 
 log = logging.getLogger("ivr.web")
-__all__ = ["FALLBACK_HOTLINE", "MAX_BODY_BYTES", "WEBHOOKS", "fallback_response", "init_app"]
+__all__ = [
+    "FALLBACK_CALLER_ID",
+    "FALLBACK_HOTLINE",
+    "MAX_BODY_BYTES",
+    "WEBHOOKS",
+    "fallback_response",
+    "init_app",
+]
 
 
 def runtime() -> Runtime:
