@@ -67,7 +67,7 @@ RULES = {
         ),
         Rule(
             "gather.hints",
-            f"{DOCS}/gather#hints",
+            "https://www.twilio.com/docs/api/errors/13330",  # warning 13330: Invalid hints value
             "hints: at most 500 comma-separated entries, each at most 100 characters",
         ),
         Rule(
