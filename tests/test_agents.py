@@ -122,7 +122,7 @@ def test_withheld_caller_types_a_callback_number(phone: Phone, hotline: Any, clo
     phone.caller = "anonymous"
     phone.keys("0")
     asked = phone.press("1")
-    assert "请输入我们回电的号码" in asked.text
+    assert "请输入您希望我们回电的号码" in asked.text
     invalid = phone.press("12345")
     assert invalid.text.startswith("抱歉，这个号码好像不完整") and "miss=1" in invalid.gather_action
     booked = phone.press("13912345678")  # national, read in the region's country (CN)
@@ -189,7 +189,7 @@ def test_hong_kong_0_enqueues_and_the_wait_url_speaks_and_offers_1(phone: Phone,
     assert (enqueue.text or "").strip() == "hk-support"
     wait = caller.twiml(enqueue.get("waitUrl", ""), QueuePosition="3", AvgQueueTime="250", QueueTime="5")
     assert wait.text == (
-        "你而家排第3位。平均等候大約5分鐘。唔想再等，請按1，我哋會保留你嘅輪候次序覆電俾你。"
+        "你而家排第3位。平均等候大約5分鐘。唔想再等，請按1，我哋會保留你嘅輪候次序，覆電俾你。"
         "如果部手機唔見咗或者俾人偷咗，請按3即刻鎖定錢包。"
     )
     gather = wait.first("Gather")

@@ -259,7 +259,7 @@ def test_queue_regions_ring_the_caller_first_skip_a_machine_and_queue_a_person(
     dialer(live).run_once(at("2026-11-23T01:10:00+00:00"))
     person = Leg(live, placed_by_dialer(twilio)[1])
     offer = person.answer(AnsweredBy="human")
-    assert offer.text.startswith("你好，呢度係OK錢包，跟你嘅要求覆電畀你。想同客服傾，請按1。")
+    assert offer.text.startswith("你好，呢度係OK錢包，應你嘅要求覆電俾你。想同客服同事傾，請按1。")
     assert offer.languages[0] == live.extensions["ivr"].config.voices["zh-HK"].say_language  # Cantonese
     queued = person.phone.press("1")
     assert queued.first("Enqueue").text == "hk-support"

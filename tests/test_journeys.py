@@ -275,7 +275,7 @@ def test_a_mainland_mobile_dialing_the_uk_line_hears_its_own_hotline_once(phone:
     roaming = Phone(phone.client, caller=LI_HUA, dialed=GB_LINE)
     greeting = roaming.call()
     assert (
-        "您也可以拨打本地热线4 0 0，1 2 3，4 5 6 7，可能比国际长途更便宜。如需短信发送该号码，请按7。"
+        "您也可以拨打本地热线4 0 0，1 2 3，4 5 6 7，可能比国际长途更便宜。如需通过短信获取这个号码，请按7。"
         in greeting.text
     )
     texted = roaming.press("7")

@@ -34,9 +34,9 @@ def test_3_1_locks_the_callers_wallet_stores_texts_and_dials_the_fraud_desk(
     )
     assert case["priority"] is True and case["status"] == "open"  # until the fraud desk closes it
     assert spoken_reference(answer.text) == case["reference"]
-    assert answer.text.startswith("好的，这个号码名下的钱包都已冻结，钱转不出去，处理中的转账也暂停了。")
+    assert answer.text.startswith("好的，这个号码名下的钱包都已冻结，资金无法转出，处理中的转账也已暂停。")
     assert "重新登录后请尽快修改密码；如果损失较大，请向警方报案。" in answer.text
-    assert "如果您的钱包绑定的是其他号码，请现在按2冻结它。" in answer.text
+    assert "如果您的钱包绑定的是其他号码，请现在按2冻结。" in answer.text
     [sms] = hotline.sms.outbox()
     assert sms["to"] == "+8613800138000" and case["reference"] in sms["body"]
     assert "修改密码" in sms["body"] and "报案" in sms["body"]

@@ -51,7 +51,7 @@ def test_after_3_1_the_pending_transfer_is_held_and_the_caller_hears_it(phone: P
 @pytest.mark.parametrize(
     ("caller", "unknown", "dialed", "offer"),
     [
-        (LI_HUA, NOBODY_CN, CN_LINE, "如果您的钱包绑定的是其他号码，请现在按2冻结它。"),
+        (LI_HUA, NOBODY_CN, CN_LINE, "如果您的钱包绑定的是其他号码，请现在按2冻结。"),
         (
             AMELIA,
             NOBODY_GB,
@@ -295,11 +295,11 @@ def test_after_the_code_the_latest_three_are_read_newest_first_and_1_picks(
     assert "U S D T" not in asked.text and "7 0 0 1" not in asked.text  # nothing before the code
     listed = phone.press(texted_code(hotline))
     assert (
-        "您最近的交易，从最新的说起：第1笔，120 U S D T，处理中，今天上午11点40分。"
+        "以下是您最近的交易，从最新的一笔开始：第1笔，120 U S D T，处理中，今天上午11点40分。"
         "第2笔，80 U S D T，没有成功，11月22日星期日"
     ) in listed.text
     assert "第3笔，500 U S D T，已完成" in listed.text
-    assert "想了解其中一笔，请按它的序号，再按井号键" in listed.text
+    assert "想了解其中一笔，请按对应的序号，再按井号键" in listed.text
     assert listed.first("Gather").get("finishOnKey") == "#"
     picked = phone.press("1")
     assert "交易7 0 0 1，0 0 0 2，金额120 U S D T，目前还在处理中" in picked.text

@@ -47,7 +47,7 @@ def test_spring_festival_says_when_agents_return_and_dials_nobody(phone: Phone, 
     after_zero = phone.press("0")
     assert after_zero.dialed == []
     assert "将于2月24日星期二上午9点恢复服务" in after_zero.text
-    assert "如需通过短信获取我们的电子邮箱和应用内在线客服，请按4" in after_zero.text  # texted, not spelled
+    assert "如需通过短信获取我们的电子邮箱和在线客服入口，请按4" in after_zero.text  # texted, not spelled
     assert "需要我们给您回电，请按1。给我们留言，请按2。" in after_zero.text
     assert after_zero.gather_action.startswith("/voice/menu/offer")
 
