@@ -20,6 +20,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 from twilio.request_validator import RequestValidator
 
@@ -112,9 +113,13 @@ def measure(region: str, path: str) -> tuple[float, str]:
         )
         client, validator = app.test_client(), RequestValidator(TOKEN)
 
-        def post(path: str, **extra: str) -> str:
+        def post(link: str, **extra: str) -> str:
+            """POST to `link` as Twilio does: the TwiML's links are absolute, under the app's URL."""
+            url = urljoin("http://localhost/", link)
             form = {"CallSid": "CA" + "be" * 16, "From": caller, "To": dialed, **extra}
-            signature = validator.compute_signature("http://localhost" + path, form)
+            signature = validator.compute_signature(url, form)
+            parts = urlsplit(url)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
             return client.post(path, data=form, headers={"X-Twilio-Signature": signature}).get_data(
                 as_text=True
             )
