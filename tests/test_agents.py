@@ -62,7 +62,7 @@ def test_a_completed_agent_call_ends_politely(phone: Phone) -> None:
             "2026-11-22T12:00:00+00:00",
             [
                 "will be back tomorrow at 8 am",
-                "To get our e-mail address and in-app chat by text, press 4.",
+                "To get our contact details by text, press 4.",
                 "To have us call you back, press 1. To leave a message, press 2.",
             ],
         ),
@@ -72,7 +72,7 @@ def test_a_completed_agent_call_ends_politely(phone: Phone) -> None:
             "2026-11-26T12:00:00-05:00",
             [
                 "public holiday and will be back tomorrow at 7 AM",
-                "e-mail address and in-app chat by text",
+                "contact details by text",
                 "press 2",
             ],
         ),

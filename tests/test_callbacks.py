@@ -191,7 +191,8 @@ def test_theft_callbacks_are_dialed_first_then_whoever_asked_first(
     assert [a.reference for a in attempts] == [references[k] for k in ("theft", "oldest", "newer")]
     assert [a.number for a in attempts] == ["+44******3002", "+44******3001", "+44******3003"]
     whisper = Leg(live, placed_by_dialer(twilio)[0]).answer().text
-    assert "They locked a stolen wallet." in whisper
+    reported = "They reported a stolen wallet and asked to lock it; the case says whether it is locked."
+    assert reported in whisper
 
 
 def test_unanswered_attempts_are_retried_ten_minutes_apart_three_times_then_failed(

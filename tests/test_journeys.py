@@ -80,7 +80,7 @@ def test_the_fraud_desk_hears_the_lockdown_reference_before_the_caller(phone: Ph
     [case] = stored_cases(hotline)
     heard = whisper_of(phone)
     spaced = " ".join(case["reference"][:4]) + "，" + " ".join(case["reference"][4:])
-    assert "客户刚刚紧急冻结了被盗钱包" in heard.text and spaced in heard.text
+    assert "客户报告钱包被盗，要求冻结；是否已冻结，请看工单。" in heard.text and spaced in heard.text
     assert "未验证身份" in heard.text and "客户使用普通话" in heard.text
     for secret in (LI_HUA, LI_HUA[1:], "2468"):
         assert secret not in heard.raw  # the agent hears no number, PIN or code

@@ -115,7 +115,12 @@ def test_another_key_or_silence_after_the_lock_words_goes_to_the_fraud_desk(phon
     [
         (LI_HUA, CN_LINE, "重新登录后请尽快修改密码；如果损失较大，请向警方报案。"),
         (NOBODY_HK, HK_LINE, "重新登入之後請盡快改密碼；如果損失好大，請報警。"),
-        (SAM, US_LINE, "Once you're back in, change your password. If you've lost a large amount, report it"),
+        (
+            SAM,
+            US_LINE,
+            "Once you're back in your account, change your password. "
+            "If you've lost a large amount, report it",
+        ),
     ],
 )
 def test_the_next_steps_are_said_after_the_lock(phone: Phone, caller: str, dialed: str, steps: str) -> None:
@@ -145,7 +150,8 @@ def test_a_second_call_from_the_locked_number_gets_no_username_or_link(
 def test_recovery_tells_every_caller_how_a_locked_wallet_is_recovered(phone: Phone) -> None:
     menu = Phone(phone.client, caller=AMELIA, dialed=GB_LINE).keys("1")
     said = (
-        "If your wallet is locked, we text nothing to its phone; to get back in, press 4 for our fraud team"
+        "If your wallet is locked, we don't send texts to its phone. "
+        "To get back in, press 4 for our fraud team"
     )
     assert said in menu.text
     nobody = Phone(phone.client, caller=NOBODY_GB, dialed=GB_LINE, sid="CA-N").keys("1")
@@ -202,8 +208,8 @@ def test_a_missed_fraud_desk_says_the_lock_stays_and_books_a_priority_callback(
     [callback] = stored_cases(hotline, "callback")
     assert (callback["priority"], callback["callback_number"], callback["region"]) == (True, AMELIA, "gb")
     assert (
-        "An agent will call you first, ahead of other callers, on the number ending 3 4 5 6, "
-        "as soon as one is free." in booked.text
+        "As soon as an agent is free, they'll call you on the number ending 3 4 5 6, "
+        "ahead of other callers." in booked.text
     )
     assert booked.all("Hangup")
 
@@ -313,7 +319,7 @@ def test_the_list_says_held_after_a_lock_and_a_reference_still_works(phone: Phon
     listed = phone.press(texted_code(hotline))
     assert "Here are your latest transactions, newest first. Number 1: 250 U S D C, completed," in listed.text
     assert (
-        "press its number, then pound. For another, enter its transaction reference, then pound."
+        "press its number, then pound. For any other transaction, enter its reference, then pound."
         in listed.text
     )
     assert "Number 2" not in listed.text
@@ -374,7 +380,7 @@ def test_the_reference_prompt_says_where_to_find_it(phone: Phone, hotline: Any) 
             SAM,
             US_LINE,
             "For help with codes, 2-step verification or a suspicious website, press 5.",
-            "OK Wallet will never ask for your password or a code, by phone, text or e-mail.",
+            "OK Wallet will never ask for your password or a code, by phone, text or email.",
             "If you entered your details on a fake website, lock your wallet now, then change your password",
             "If a code doesn't arrive, check that your phone has signal",
         ),
