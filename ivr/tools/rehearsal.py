@@ -114,24 +114,12 @@ def rehearse(config_dir: Any, store_url: str, at: datetime, echo: Callable[[str]
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.engine import make_url
 
-    from ivr import DEV_TOKEN, create_app
+    from ivr import DEV_TOKEN
     from ivr.store.callbacks import copy_waiting
-    from ivr.tools.simulator import signed_transport
+    from ivr.tools.simulator import scratch_app, signed_transport
 
     with tempfile.TemporaryDirectory(prefix="ivr-callbacks-") as scratch:
-        app = create_app(
-            {
-                "TWILIO_AUTH_TOKEN": DEV_TOKEN,
-                "CONFIG_DIR": str(config_dir),
-                "DATABASE_URL": f"sqlite:///{scratch}/scratch.sqlite3",
-                "INSTANCE_DIR": scratch,
-                "JOURNAL_BACKGROUND": False,
-                "PUBLIC_URL": None,
-                "WALLET_URL": None,
-                "TWILIO_ACCOUNT_SID": None,
-                "CLOCK": lambda: at,
-            }
-        )
+        app = scratch_app(config_dir, scratch, lambda: at)
         runtime = app.extensions["ivr"]
         copied = 0
         database = make_url(store_url).database

@@ -111,30 +111,23 @@ def simulate(
     `hold`: Twilio's REST API played in-process (`LocalTwilio`), so a dialing region's caller
     waits on hold while the IVR rings the agents, as with TWILIO_ACCOUNT_SID set;
     `redirect_fails`: that API fails every request to move a live call."""
-    from ivr import DEV_TOKEN, create_app
+    from ivr import DEV_TOKEN
     from ivr.runtime import system_clock
     from ivr.store.cases import list_cases
     from ivr.tools.rehearsal import rehearse_pass
-    from ivr.tools.simulator import LocalTwilio, Probe, signed_transport
+    from ivr.tools.simulator import LocalTwilio, Probe, scratch_app, signed_transport
 
     twilio = LocalTwilio(fail_redirects=redirect_fails) if hold else None
     instant = [at]  # the app's clock: the call's instant, then each dialer pass's
 
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as scratch:
-        app = create_app(
-            {
-                "TWILIO_AUTH_TOKEN": DEV_TOKEN,
-                "CONFIG_DIR": str(config_dir),
-                "DATABASE_URL": f"sqlite:///{scratch}/scratch.sqlite3",
-                "INSTANCE_DIR": scratch,
-                "JOURNAL_BACKGROUND": False,
-                "PUBLIC_URL": None,
-                "WALLET_URL": None,
-                "TWILIO_ACCOUNT_SID": LocalTwilio.ACCOUNT if twilio else None,
-                "SMS_HTTP_CLIENT": twilio,
-                "SMS_FROM": "OKWallet" if twilio else None,  # a sender Twilio takes (twiml_rules)
-                "CLOCK": (lambda: instant[0]) if at else system_clock,
-            }
+        app = scratch_app(
+            config_dir,
+            scratch,
+            (lambda: instant[0]) if at else system_clock,
+            TWILIO_ACCOUNT_SID=LocalTwilio.ACCOUNT if twilio else None,
+            SMS_HTTP_CLIENT=twilio,
+            SMS_FROM="OKWallet" if twilio else None,  # a sender Twilio takes (twiml_rules)
         )
         client = app.test_client()
 

@@ -54,6 +54,28 @@ DEFAULT_CONFIDENCE = "0.92"
 KEYPAD = set("0123456789*#")
 
 
+def scratch_app(config_dir: Any, scratch: str, clock: Callable[[], Any], **settings: Any) -> Any:
+    """The IVR on a scratch store in `scratch` with a fresh demo wallet, signed with the dev
+    token and at `clock`: what `ivr call`, scenarios and rehearsals run on, changing nothing
+    real. `settings` add to or override these (Twilio's REST API played in-process)."""
+    from ivr import DEV_TOKEN, create_app
+
+    return create_app(
+        {
+            "TWILIO_AUTH_TOKEN": DEV_TOKEN,
+            "CONFIG_DIR": str(config_dir),
+            "DATABASE_URL": f"sqlite:///{scratch}/scratch.sqlite3",
+            "INSTANCE_DIR": scratch,
+            "JOURNAL_BACKGROUND": False,
+            "PUBLIC_URL": None,
+            "WALLET_URL": None,
+            "TWILIO_ACCOUNT_SID": None,
+            "CLOCK": clock,
+            **settings,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Probe:
     """What an in-process simulation can see besides the TwiML: the texts sent so far (a
