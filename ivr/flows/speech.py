@@ -26,11 +26,13 @@ themselves). A new option with phrases works with no code change.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import opencc
 from rapidfuzz.distance import Levenshtein
@@ -77,10 +79,17 @@ def _to_simplified() -> opencc.OpenCC:
 @lru_cache(maxsize=1)
 def _readings() -> Mapping[int, str]:
     """Code point -> pypinyin's readings ("dòng,dōng"); the single-character table only, as
-    the phrase table costs half a second to load and a character's first reading suffices."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    return pinyin_dict
+    a character's first reading suffices. Its file is loaded on its own: importing it through
+    the package runs `pypinyin/__init__`, which loads the phrase table too (half a second and
+    ~45 MB resident in every worker, `bench/memory.py`)."""
+    spec = importlib.util.find_spec("pypinyin")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(spec.submodule_search_locations[0]) / "pinyin_dict.py"
+    table = importlib.util.spec_from_file_location("ivr_pinyin_readings", path)
+    assert table is not None and table.loader is not None
+    module = importlib.util.module_from_spec(table)
+    table.loader.exec_module(module)
+    return module.pinyin_dict  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=8192)
