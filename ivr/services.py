@@ -55,10 +55,14 @@ class Cases:
     def find(self, reference: str) -> dict[str, Any] | None:
         return self.store.run(case_rows.find_case, reference)
 
-    def callbacks_waiting(self, region: str) -> int:
-        """Callbacks waiting in `region` (ahead of a new one)."""
-        found = self.store.run(callback_rows.waiting_by_region).get(region)
+    def callbacks_waiting(self, region: str, theft_only: bool = False) -> int:
+        """Callbacks waiting in `region` (ahead of a new one; `theft_only`: of a theft one)."""
+        found = self.store.run(callback_rows.waiting_by_region, theft_only).get(region)
         return found[0] if found else 0
+
+    def prioritise_callback(self, number: str) -> bool:
+        """Move the callback waiting for `number` ahead, with theft priority."""
+        return self.store.run(callback_rows.prioritise_waiting, number)
 
     def callback_leg(self, reference: str, call_sid: str, now: datetime) -> None:
         """A leg of the callback's attempt in progress, by its Call SID."""

@@ -152,8 +152,11 @@ def test_sixth_wrong_pin_in_a_day_is_refused_even_when_right(
     last = Phone(phone.client, caller="+8613900139000", sid="CALAST")
     last.keys("3", "2", "447400123456")
     refused = last.press("1357")
-    assert "手机号和PIN码不匹配" in refused.text
+    # Never "they don't match" (the PIN is right): only the fraud desk can help now.
+    assert "手机号和PIN码不匹配" not in refused.text and "我们无法核实这个钱包" in refused.text
+    assert refused.dialed == [FRAUD_DESK]
     assert hotline.wallet.get_account("A-1002").locked is False
+    assert stored_cases(hotline, "lockdown")[-1]["outcome"] == "not_verified"
     clock.set("2026-11-24T12:01:00+08:00")  # a day later the right PIN works again
     later = Phone(phone.client, caller="+8613900139000", sid="CALATER")
     later.keys("3", "2", "447400123456")
@@ -175,7 +178,7 @@ def test_only_wrong_pins_count_against_the_limit(phone: Phone, hotline: Any) -> 
 def test_withheld_caller_goes_straight_to_the_number(phone: Phone, hotline: Any) -> None:
     phone.caller = "anonymous"
     answer = phone.keys("3")
-    assert "来电号码已隐藏" in answer.text
+    assert "来电号码无法使用" in answer.text
     phone.press("8613800138000")
     assert phone.press("2468").dialed == [FRAUD_DESK]
     assert hotline.wallet.get_account("A-1001").locked is True

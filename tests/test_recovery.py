@@ -57,7 +57,7 @@ def test_a_typed_number_only_identifies_the_account(phone: Phone, hotline: Any) 
 def test_withheld_caller_types_the_number_first(phone: Phone, hotline: Any) -> None:
     hidden = uk(phone, caller="anonymous")
     asked = hidden.keys("1")
-    assert asked.text.startswith("Your number is hidden")
+    assert asked.text.startswith("I can't use the number you're calling from")
     hidden.press("07400123456")  # national format, read as a UK number
     hidden.press("2")
     assert [s["to"] for s in hotline.sms.outbox()] == [AMELIA]

@@ -408,3 +408,43 @@ def test_one_utterance_reaches_the_security_advice(phone: Phone) -> None:
     mandarin.call()
     said = mandarin.press("", SpeechResult="收不到验证码", Confidence="0.9")
     assert "如果收不到验证码，请确认手机信号正常" in said.text
+
+
+# Found by an outside-in trial: a theft callback keeps its priority, and its promise is true.
+
+
+def test_a_theft_callback_moves_a_waiting_ordinary_one_ahead(phone: Phone, hotline: Any) -> None:
+    # The fixed clock: Monday 04:00 in London, agents from 8. Someone (or the victim) books an
+    # ordinary callback for the number first, from a withheld line.
+    withheld = Phone(phone.client, caller="anonymous", dialed=GB_LINE, sid="CA-EARLIER")
+    withheld.keys("0", "1", "447400123456")
+    [waiting] = stored_cases(hotline, "callback")
+    assert waiting["priority"] is False
+    phone.caller, phone.dialed = AMELIA, GB_LINE
+    phone.keys("3", "1")
+    desk_answers(phone, "busy")
+    booked = phone.press("1")
+    [callback] = stored_cases(hotline, "callback")  # still one per number, now ahead of the rest
+    assert (callback["reference"], callback["priority"]) == (waiting["reference"], True)
+    assert "and you'll be the first they call" in booked.text and "already on our" not in booked.text
+
+
+def test_only_the_first_theft_callback_hears_it_is_first(phone: Phone, hotline: Any) -> None:
+    heard = []
+    for n, victim in enumerate(("+447911123456", "+447911123457")):
+        caller = Phone(phone.client, caller=victim, dialed=GB_LINE, sid=f"CA-VICTIM{n}")
+        caller.keys("3", "1")
+        desk_answers(caller, "busy")
+        heard.append(caller.press("1").text)
+    assert "you'll be the first they call" in heard[0]
+    assert "first they call" not in heard[1]
+    assert "when we open, this morning at 8" in heard[1]  # the plain promise, true for its place
+    assert [c["priority"] for c in stored_cases(hotline, "callback")] == [True, True]
+
+
+def test_a_typed_number_does_not_tell_whether_it_is_already_on_the_list(phone: Phone, hotline: Any) -> None:
+    first = Phone(phone.client, caller="anonymous", dialed=GB_LINE, sid="CA-FIRST")
+    second = Phone(phone.client, caller="anonymous", dialed=GB_LINE, sid="CA-SECOND")
+    words = [p.keys("0", "1", "447400123456").text for p in (first, second)]
+    assert words[0] == words[1] and "already on our" not in words[1]
+    assert len(stored_cases(hotline, "callback")) == 1  # the first keeps its place

@@ -364,7 +364,7 @@ def book_callback(call: Call, number: str) -> VoiceResponse:
     a new one is told when to expect the call (`callback_promise`)."""
     requested = datetime.fromisoformat(call.state["queued_at"]) if call.state.get("queued_at") else call.now
     last4 = prompts.digits(call.language, number[-4:])
-    ahead = call.services.cases.callbacks_waiting(call.region.code)
+    ahead = call.services.cases.callbacks_waiting(call.region.code, theft_only=call.theft)
     topic = call.state.get("topic")
     try:
         call.open_case(
@@ -375,10 +375,15 @@ def book_callback(call: Call, number: str) -> VoiceResponse:
         )
     except CaseExists:
         call.outcome("callback")
+        if call.theft:  # the one already waiting for this number moves ahead, as a theft one
+            call.services.cases.prioritise_callback(number)
+            return hang_up(call, priority_callback_promise(call, ahead, last4))
+        if number != call.route.caller:  # a typed number: the words of a new booking, so
+            return hang_up(call, promise_line(call, ahead, last4))  # no one learns it was listed
         return hang_up(call, call.line("callback_exists", last4=last4))
     call.outcome("callback")
     if call.theft:  # stored with theft priority: say so, and when
-        return hang_up(call, priority_callback_promise(call, last4))
+        return hang_up(call, priority_callback_promise(call, ahead, last4))
     return hang_up(call, promise_line(call, ahead, last4))
 
 
@@ -397,9 +402,11 @@ def promise_line(call: Call, ahead: int, last4: str) -> str:
     return call.line(f"callback_booked_{promise.kind}", last4=last4, when=when)
 
 
-def priority_callback_promise(call: Call, last4: str) -> str:
+def priority_callback_promise(call: Call, ahead: int, last4: str) -> str:
     """When a theft callback comes: the dialer calls in the region's agent hours, theft first,
-    so none waits ahead of it (`callback_promise` with an empty backlog)."""
+    so only the theft callbacks `ahead` wait before it; "the first they call" only when none."""
+    if ahead:
+        return promise_line(call, ahead, last4)
     promise = callback_promise(call.status, call.now, 0, _next_opening(call))
     if promise.kind == "when_open" and promise.at is not None:
         return call.line("callback_priority_later", last4=last4, when=call.when(promise.at))

@@ -105,8 +105,8 @@ def pin_entered(call: Call) -> VoiceResponse:
     # wallet on the number the same work is done (a claim, a check against no account), so the
     # answer takes as long as a wrong PIN would, and sounds the same.
     attempt = call.services.limits.claim("wrong_pin", call.limit_subject(account, phone), call.now)
-    if attempt is None:  # limit spent: only the fraud desk can help, and it sounds the same
-        return retry(call, PIN, "pin_mismatch")
+    if attempt is None:  # limit spent: only the fraud desk can help (the same words either way)
+        return _record(call, account, "not_verified")
     try:
         right: bool | None = call.wallet.check_pin(account.account if account else NO_ACCOUNT, pin)
     except WalletError:

@@ -137,15 +137,27 @@ def finish_attempt(
     return str(values["status"])
 
 
-def waiting_by_region(connection: Connection) -> dict[str, tuple[int, datetime]]:
-    """Callbacks waiting per region: how many, and since when the oldest (metrics, promises)."""
+def waiting_by_region(connection: Connection, theft_only: bool = False) -> dict[str, tuple[int, datetime]]:
+    """Callbacks waiting per region: how many, and since when the oldest (metrics, promises);
+    `theft_only`: those with theft priority (the ones the dialer calls first)."""
     since = type_coerce(func.min(func.coalesce(cases.c.requested_at, cases.c.created_at)), UtcDateTime())
     query = (
         select(cases.c.region, func.count(), since)
         .where(cases.c.kind == "callback", cases.c.status.in_(("open", "calling")))
         .group_by(cases.c.region)
     )
+    if theft_only:
+        query = query.where(cases.c.priority.is_(True))
     return {region: (count, oldest) for region, count, oldest in connection.execute(query)}
+
+
+def prioritise_waiting(connection: Connection, number: str) -> bool:
+    """Give the callback waiting for `number` theft priority; whether one was waiting."""
+    waiting = (cases.c.kind == "callback") & (cases.c.callback_number == number)
+    changed = connection.execute(
+        update(cases).where(waiting, cases.c.status.in_(("open", "calling"))).values(priority=True)
+    )
+    return bool(changed.rowcount)
 
 
 def copy_waiting(source: Connection, target: Connection) -> int:
