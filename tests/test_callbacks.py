@@ -386,3 +386,10 @@ def test_texts_go_through_twilio_api_url_too(live: Flask, clock: Clock, twilio: 
     live.extensions["ivr"].sms.drain(clock())  # the server's sender, off the webhook's path
     (text,) = [r for r in twilio.requests if r["path"].endswith("/Messages.json")]
     assert text["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json" and text["form"]["To"] == GB_CALLER
+
+
+def test_a_pass_at_an_earlier_instant_dials_no_callback_asked_for_later(live: Flask, clock: Clock) -> None:
+    clock.set("2026-11-23T10:00:00+00:00")  # Monday, open: booked now
+    caller(live, GB_CALLER, GB_NUMBER, "asked").keys("0", "1")
+    assert dialer(live).run_once(at("2026-11-20T10:00:00+00:00")) == []  # the Friday before: not yet asked
+    assert len(dialer(live).run_once(at("2026-11-23T10:05:00+00:00"))) == 1

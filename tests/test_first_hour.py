@@ -320,3 +320,25 @@ def test_call_https_against_a_plain_http_server_says_so(app_factory: Any, monkey
         f"Error: simulation stopped: POST {secure}/voice: no TLS there (scripts/serve speaks plain http: "
         f"try {url})"
     )
+
+
+# Found by an outside-in trial: one line, and advice that works.
+
+
+def test_a_date_without_an_offset_is_told_a_form_that_parses() -> None:
+    out = invoke("report", "--from", "2026-12-01", code=2).output
+    assert out.endswith(
+        "Error: --from: '2026-12-01' has no UTC offset; add one, "
+        "e.g. 2026-12-01T00:00:00+08:00 or 2026-12-01T00:00:00Z\n"
+    )
+    assert invoke("report", "--from", "2026-12-01T00:00:00Z", "--json").exit_code == 0  # the advice works
+
+
+@pytest.mark.parametrize("command", [("wallet", "show", "A-1001"), ("wallet", "txn", "70010001")])
+def test_a_wallet_back_end_that_does_not_answer_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("IVR_WALLET_URL", "http://127.0.0.1:9")
+    out = invoke(*command, code=1).output
+    assert out.startswith("Error: the wallet back end did not answer (") and out.count("\n") == 1
+    assert "Traceback" not in out

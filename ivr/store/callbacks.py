@@ -28,7 +28,8 @@ def _due(regions: Iterable[str], now: datetime) -> Any:
         or_(cases.c.next_attempt_at.is_(None), cases.c.next_attempt_at <= now),
     )
     abandoned = and_(cases.c.status == "calling", cases.c.lease_until < now)
-    return and_(cases.c.kind == "callback", cases.c.region.in_(list(regions)), or_(waiting, abandoned))
+    asked = cases.c.created_at <= now  # a rehearsal at an earlier instant dials none asked later
+    return and_(cases.c.kind == "callback", cases.c.region.in_(list(regions)), asked, or_(waiting, abandoned))
 
 
 def claim_next(

@@ -36,8 +36,9 @@ def parse_instant(value: str | None, option: str = "--at") -> datetime | None:
             f"{option}: {value!r} is not an ISO-8601 date and time (e.g. 2026-02-17T12:00:00+08:00)"
         ) from None
     if instant.tzinfo is None:
+        example = value if "T" in value else f"{value}T00:00:00"  # a date alone takes a time first
         raise click.UsageError(
-            f"{option}: {value!r} has no UTC offset; add one, e.g. {value}+08:00 or {value}Z"
+            f"{option}: {value!r} has no UTC offset; add one, e.g. {example}+08:00 or {example}Z"
         )
     return instant
 
@@ -453,10 +454,22 @@ def wallet() -> None:
 )
 def wallet_show(account: str, as_json: bool) -> None:
     """One account: username, registered phone, locked."""
-    found = open_runtime().wallet.get_account(account)
+    found = _from_wallet(open_runtime().wallet.get_account, account)
     if found is None:
         raise click.ClickException(f"no account {account}")
     show(found.as_json(), as_json)
+
+
+def _from_wallet(read: Any, key: str) -> Any:
+    """One read of the wallet back end; one line, not a traceback, when it does not answer."""
+    from ivr.wallet import WalletError
+
+    try:
+        return read(key)
+    except WalletError as exc:
+        raise click.ClickException(
+            f"the wallet back end did not answer ({exc}); is IVR_WALLET_URL right?"
+        ) from None
 
 
 @wallet.command("txn")
@@ -466,7 +479,7 @@ def wallet_show(account: str, as_json: bool) -> None:
 )
 def wallet_txn(reference: str, as_json: bool) -> None:
     """One transaction: account, status, amount."""
-    found = open_runtime().wallet.get_transaction(reference)
+    found = _from_wallet(open_runtime().wallet.get_transaction, reference)
     if found is None:
         raise click.ClickException(f"no transaction {reference}")
     show(found.as_json(), as_json)
