@@ -75,6 +75,15 @@ def test_8_goes_back_to_the_main_menu_from_any_single_key_menu(phone: Phone) -> 
 # 2. After a lockdown: the fraud desk is told, and the text says how to cancel a transfer.
 
 
+def test_after_3_2_the_fraud_desk_hears_the_pin_was_right(phone: Phone, hotline: Any) -> None:
+    phone.keys("3", "2", "447400123456")
+    phone.press("1357")  # A-1002's PIN, from another phone
+    assert hotline.wallet.get_account("A-1002").locked is True
+    heard = whisper_of(phone)
+    assert "已正确输入钱包PIN码" in heard.text and "未验证身份" not in heard.text
+    assert "1357" not in heard.raw
+
+
 def test_the_fraud_desk_hears_the_lockdown_reference_before_the_caller(phone: Phone, hotline: Any) -> None:
     phone.keys("3", "1")
     [case] = stored_cases(hotline)

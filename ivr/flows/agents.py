@@ -223,7 +223,8 @@ def agent_context(call: Call) -> dict[str, str]:
     return {
         "topic": topic if topic in TOPICS else "none",
         "reference": str(call.state.get("reference", "")),
-        "verified": "1" if call.state.get("verified") else "0",
+        # "1": proved by a one-time code; "p": the wallet's PIN was right (3,2); "0": neither.
+        "verified": "1" if call.state.get("verified") else ("p" if call.state.get("pin_verified") else "0"),
         "language": call.language,
     }
 
@@ -239,6 +240,9 @@ def whisper_url(call: Call) -> str:
     return call.url("/voice/step/whisper", about=whisper_about(call))
 
 
+WHISPERED_PROOF = {"1": "whisper_verified", "p": "whisper_pin_verified"}  # agent_context's "verified"
+
+
 def whisper(call: Call, region: Region | None = None) -> VoiceResponse:
     """What the agent hears on picking up, in the first language of the caller's `region`
     (the agents')."""
@@ -249,7 +253,7 @@ def whisper(call: Call, region: Region | None = None) -> VoiceResponse:
     lines.append(call.line(f"whisper_topic_{topic if topic in TOPICS else 'none'}", agents))
     if reference.isdigit() and len(reference) == 8:
         lines.append(call.line("whisper_reference", agents, digits=prompts.digits(agents, reference)))
-    lines.append(call.line("whisper_verified" if verified == "1" else "whisper_unverified", agents))
+    lines.append(call.line(WHISPERED_PROOF.get(verified, "whisper_unverified"), agents))
     spoken = call.language_name(call.language, agents)
     lines.append(call.line("whisper_language", agents, spoken=spoken))
     response = VoiceResponse()

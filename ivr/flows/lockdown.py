@@ -143,8 +143,8 @@ def _lock(call: Call, account: Account | None, own: bool) -> VoiceResponse:
     try:
         call.wallet.lock(account.account, reason="theft reported by phone")
     except WalletError:
-        return _record(call, account, "lock_failed", own)
-    return _record(call, account, "locked", own)
+        return _record(call, account, "lock_failed", own, pin_right=not own)
+    return _record(call, account, "locked", own, pin_right=not own)
 
 
 SPOKEN_RESULT = {  # (status, the calling number's own wallet?) -> what the caller hears first
@@ -157,13 +157,15 @@ SPOKEN_RESULT = {  # (status, the calling number's own wallet?) -> what the call
 }
 
 
-def _record(call: Call, account: Account | None, status: str, own: bool = False) -> VoiceResponse:
+def _record(
+    call: Call, account: Account | None, status: str, own: bool = False, pin_right: bool = False
+) -> VoiceResponse:
     """Store the case (committed), text its reference, and only then tell the caller."""
     reference = call.open_case(
         "lockdown", outcome=status, priority=True, account=account.account if account else None
     )
     # For the fraud desk's whisper, and for what is true to say if the desk does not answer.
-    call.remember(topic="lockdown", reference=reference, lock_status=status)
+    call.remember(topic="lockdown", reference=reference, lock_status=status, pin_verified=pin_right)
     call.outcome("lockdown")
     # The text says "locked": it goes only when that is true, within the hourly cap (a spoofed
     # caller ID must not turn the lockdown into an SMS bomb). The caller hears the same words.
