@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -393,3 +394,33 @@ def test_a_pass_at_an_earlier_instant_dials_no_callback_asked_for_later(live: Fl
     caller(live, GB_CALLER, GB_NUMBER, "asked").keys("0", "1")
     assert dialer(live).run_once(at("2026-11-20T10:00:00+00:00")) == []  # the Friday before: not yet asked
     assert len(dialer(live).run_once(at("2026-11-23T10:05:00+00:00"))) == 1
+
+
+def test_the_callback_whisper_names_a_language_no_catalogue_names(
+    config_dir: Path, app_factory: Callable[..., Flask], clock: Clock, twilio: FakeTwilio
+) -> None:
+    # A language is its config and its own catalogue: a catalogue need not carry `language_xx`
+    # lines (issue 27), so the callback's whisper names the caller's language as the agents'
+    # whisper does, through Babel, and never fails for want of one.
+    prompts_file = config_dir / "prompts" / "en-GB.yaml"
+    prompts_file.write_text(
+        "".join(
+            line
+            for line in prompts_file.read_text().splitlines(keepends=True)
+            if not line.startswith("  language_en-GB:")
+        )
+    )
+    app = app_factory(
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_ACCOUNT_SID=ACCOUNT,
+        TWILIO_API_URL=twilio.url,
+        PUBLIC_URL=PUBLIC,
+        SMS_FROM="OKWallet",
+    )
+    clock.set("2026-11-22T23:10:00+00:00")
+    book(app)
+    dialer(app).run_once(at("2026-11-23T08:00:30+00:00"))
+    clock.set("2026-11-23T08:01:00+00:00")
+    whisper = Leg(app, placed_by_dialer(twilio)[0]).answer().text
+    assert "Speaks English." in whisper
+    app.extensions["ivr"].store.dispose()

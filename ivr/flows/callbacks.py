@@ -80,7 +80,7 @@ def agent_answer(call: Call) -> VoiceResponse:
             agents,
             when=prompts.spoken_when(seen.catalogue(agents), asked.astimezone(seen.region.zone), call.now),
         ),
-        seen.line("whisper_language", agents, spoken=seen.line(f"language_{seen.language}", agents)),
+        seen.line("whisper_language", agents, spoken=seen.language_name(seen.language, agents)),
         seen.line("callback_whisper_press", agents),
     ]
     response = VoiceResponse()
